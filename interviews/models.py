@@ -1,0 +1,1 @@
+"""Personas, interviews and insights. Filled by the discovery issue."""

@@ -1,0 +1,1 @@
+"""Warehouses, metrics and snapshots. Filled by the metrics issue."""

@@ -1,0 +1,1 @@
+"""The opportunity-solution tree. Filled by the opportunity tree issue."""

@@ -1,0 +1,1 @@
+"""Weekly KPI reviews. Filled by the review issue."""
