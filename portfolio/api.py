@@ -87,6 +87,12 @@ class VersionedSerializer(serializers.ModelSerializer):
         help_text="On update, the version you started from; a stale version is refused with 409.",
     )
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if "team" in fields and self.instance is not None and not isinstance(self.instance, list | QuerySet):
+            fields["team"].read_only = True  # objects do not move between teams
+        return fields
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None and "version" not in attrs:
             raise serializers.ValidationError({"version": "Send the version you started from."})
@@ -374,7 +380,11 @@ class MembershipViewSet(viewsets.ModelViewSet, TeamScoped):
         data = serializer.validated_data
         require(self.request.user, data["team"], Action.ADMIN)
         serializer.instance = _run(
-            services.membership_add, team=data["team"], user=data["user"], role=data["role"], by=self.request.user
+            services.membership_add,
+            team=data["team"],
+            user=data["user"],
+            role=data.get("role", Role.VIEWER),
+            by=self.request.user,
         )
 
     def perform_update(self, serializer: MembershipSerializer) -> None:
@@ -428,6 +438,7 @@ class GoalViewSet(
         data = dict(serializer.validated_data)
         data.pop("version", None)
         team = data.pop("team")
+        require(self.request.user, team, Action.EDIT)
         serializer.instance = _run(services.goal_create, team=team, by=self.request.user, **data)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -436,13 +447,13 @@ class GoalViewSet(
     @extend_schema(request=None, responses={200: GoalSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str | None = None) -> Response:
-        goal = services.goal_archive(goal=self.get_object(), by=request.user)
+        goal = _run(services.goal_archive, goal=self.get_object(), by=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=goal.pk)).data)
 
     @extend_schema(request=None, responses={200: GoalSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        goal = services.goal_restore(goal=self.get_object(), by=request.user)
+        goal = _run(services.goal_restore, goal=self.get_object(), by=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=goal.pk)).data)
 
 
@@ -473,6 +484,7 @@ class DataProductViewSet(viewsets.ModelViewSet, TeamScoped):
         data = dict(serializer.validated_data)
         data.pop("version", None)
         team = data.pop("team")
+        require(self.request.user, team, Action.EDIT)
         product = _run(services.data_product_create, team=team, by=self.request.user, **data)
         serializer.instance = self.get_queryset().get(pk=product.pk)
 
@@ -548,11 +560,12 @@ class DecisionViewSet(viewsets.ModelViewSet, TeamScoped):
         data = dict(serializer.validated_data)
         data.pop("version", None)
         team = data.pop("team")
+        require(self.request.user, team, Action.EDIT)
         decision = _run(services.decision_create, team=team, by=self.request.user, **data)
         serializer.instance = self.get_queryset().get(pk=decision.pk)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.versioned_update(request, services.decision_update, decision=self.get_object())
+        return self.versioned_update(request, services.decision_update, record=self.get_object())
 
     def perform_destroy(self, instance: Decision) -> None:
         services.decision_delete(decision=instance, by=self.request.user)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from . import queries
@@ -16,7 +17,12 @@ User = get_user_model()
 
 
 class DateInput(forms.DateInput):
+    """A browser date picker: it only accepts ISO dates, whatever the locale's date format."""
+
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str = "%Y-%m-%d"):
+        super().__init__(attrs, format=format)
 
 
 class VersionedForm(forms.ModelForm):
@@ -28,9 +34,12 @@ class VersionedForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["version"].initial = self.instance.version
+            # An edit must say which version it started from, or the conflict check is skipped.
+            self.fields["version"].required = True
+            self.fields["version"].error_messages["required"] = "The form was incomplete: reload the page."
 
     def expected_version(self) -> int:
-        return self.cleaned_data.get("version") or self.instance.version
+        return self.cleaned_data["version"] if self.instance.pk else self.instance.version
 
     def model_fields(self) -> dict[str, Any]:
         return {name: value for name, value in self.cleaned_data.items() if name != "version"}
@@ -41,6 +50,25 @@ class VersionedForm(forms.ModelForm):
         self.data["version"] = conflict.current.version
         self.add_error(None, str(conflict))
         self.conflict_changes = conflict.changed
+
+
+class ConstraintOnFieldForm(forms.ModelForm):
+    """Checks the model's constraints too, and shows a violation on `constraint_field`.
+
+    ModelForm skips a constraint that involves a field the form does not edit (the team or
+    product a row belongs to), so a duplicate name would otherwise only surface in the service.
+    """
+
+    constraint_field: str
+
+    def validate_unique(self) -> None:
+        super().validate_unique()
+        if self.constraint_field in self.errors:
+            return
+        try:
+            self.instance.validate_constraints()
+        except ValidationError as error:
+            self.add_error(self.constraint_field, error.messages)
 
 
 def team_members(team: Team) -> QuerySet:
@@ -83,7 +111,10 @@ class GoalForm(VersionedForm):
         )
 
 
-class DataProductForm(VersionedForm):
+class DataProductForm(ConstraintOnFieldForm, VersionedForm):
+    constraint_field = "name"
+    documentation_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Documentation link")
+
     class Meta:
         model = DataProduct
         fields = ["name", "kind", "stage", "owner", "description", "documentation_url", "freshness_sla_hours"]
@@ -96,7 +127,9 @@ class DataProductForm(VersionedForm):
         self.fields["owner"].queryset = team_members(team)
 
 
-class AdoptionForm(forms.ModelForm):
+class AdoptionForm(ConstraintOnFieldForm):
+    constraint_field = "consuming_team"
+
     class Meta:
         model = Adoption
         fields = ["consuming_team", "stage", "since"]

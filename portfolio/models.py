@@ -4,7 +4,7 @@ import re
 from datetime import date
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -17,6 +17,35 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     EDITOR = "editor", "Editor"
     VIEWER = "viewer", "Viewer"
+
+
+class ConstraintErrorsOnField(models.Model):
+    """Report a unique constraint's violation on the field people typed, not as a form-wide error.
+
+    Constraints on expressions (such as a case-insensitive name) are reported by Django under
+    NON_FIELD_ERRORS; `constraint_field` names the field they really concern.
+    """
+
+    constraint_field = ""
+
+    class Meta:
+        abstract = True
+
+    def validate_constraints(self, exclude=None):  # type: ignore[no-untyped-def]
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            if not hasattr(error, "error_dict") or NON_FIELD_ERRORS not in error.error_dict:
+                raise
+            errors = dict(error.error_dict)
+            errors.setdefault(self.constraint_field, []).extend(errors.pop(NON_FIELD_ERRORS))
+            raise ValidationError(errors) from None
+
+
+def check_owner_is_member(instance: models.Model, team_id: int | None) -> None:
+    owner_id = getattr(instance, "owner_id", None)
+    if owner_id and team_id and not Membership.objects.filter(team_id=team_id, user_id=owner_id).exists():
+        raise ValidationError({"owner": "The owner must be a member of the team."})
 
 
 class Versioned(models.Model):
@@ -157,6 +186,10 @@ class Goal(Versioned):
             errors["quarter"] = "Give a quarter (such as 2026-Q4) or both a start and an end date."
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             errors["ends_on"] = "The timeframe ends before it starts."
+        try:
+            check_owner_is_member(self, self.team_id)
+        except ValidationError as error:
+            errors.update({k: v[0] for k, v in error.message_dict.items()})
         if self.aligned_to_id:
             if self.pk and self.aligned_to_id == self.pk:
                 errors["aligned_to"] = "A goal cannot be aligned to itself."
@@ -193,7 +226,9 @@ class LifecycleStage(models.TextChoices):
     DEPRECATED = "deprecated", "Deprecated"
 
 
-class DataProduct(Versioned):
+class DataProduct(ConstraintErrorsOnField, Versioned):
+    constraint_field = "name"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="data_products")
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=12, choices=DataProductKind.choices, default=DataProductKind.DATASET)
@@ -225,6 +260,9 @@ class DataProduct(Versioned):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        check_owner_is_member(self, self.team_id)
+
 
 class AdoptionStage(models.TextChoices):
     TRIALLING = "trialling", "Trialling"
@@ -232,8 +270,10 @@ class AdoptionStage(models.TextChoices):
     CHURNED = "churned", "Churned"
 
 
-class Adoption(models.Model):
+class Adoption(ConstraintErrorsOnField):
     """A consuming team's use of a data product; its history draws the adoption chart."""
+
+    constraint_field = "consuming_team"
 
     data_product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="adoptions")
     consuming_team = models.CharField(max_length=120, help_text="The team or department that uses the product.")

@@ -143,7 +143,8 @@ def goals_by_timeframe(*, team: Team, archived: bool = False, today: date | None
         Goal.objects.filter(team=team, archived_at__isnull=not archived)
         .select_related("owner", "aligned_to")
         .annotate(decision_count=Count("decisions"))
-        .order_by("-starts_on", "-ends_on", "title")
+        # A quarter and the same dates typed by hand have different labels: keep each together.
+        .order_by("-starts_on", "-ends_on", "-quarter", "title")
     )
     groups = []
     for label, items in groupby(goals, key=lambda g: g.timeframe):
@@ -216,22 +217,22 @@ def adoption_series(*, product: DataProduct, today: date | None = None) -> list[
     """Teams trialling and actively using the product at the end of each month. One query.
 
     Built from the adoption rows' history: each record says a team entered a stage on its
-    `since` date (deleted rows leave the count from the day they were removed).
+    `since` date (deleted rows leave the count from the day they were removed). Rows are
+    followed by id, so renaming a consuming team does not count it twice.
     """
     today = today or timezone.localdate()
     records = Adoption.history.filter(data_product_id=product.pk).order_by("history_date", "history_id")
-    events: list[tuple[date, str, str | None]] = []
+    events: list[tuple[date, int, str | None]] = []
     for record in records:
-        team = record.consuming_team.casefold()
         if record.history_type == "-":
-            events.append((record.history_date.date(), team, None))
+            events.append((record.history_date.date(), record.id, None))
         else:
-            events.append((record.since, team, record.stage))
+            events.append((record.since, record.id, record.stage))
     if not events:
         return []
     events.sort(key=lambda e: e[0])
     month, end = _month(events[0][0]), _month(today)
-    state: dict[str, str | None] = {}
+    state: dict[int, str | None] = {}
     points, i = [], 0
     while month <= end:
         boundary = _next_month(month)

@@ -44,7 +44,7 @@ def _changes_since(current: Versioned, version: int) -> dict[str, Any]:
     return {change.field: change.new for change in delta.changes}
 
 
-def _versioned_update(instance: V, *, expected_version: int, by: AbstractBaseUser, fields: dict[str, Any]) -> V:
+def versioned_update(instance: V, *, expected_version: int, by: AbstractBaseUser, fields: dict[str, Any]) -> V:
     with transaction.atomic():
         current = type(instance).objects.select_for_update().get(pk=instance.pk)
         if current.version != expected_version:
@@ -59,12 +59,12 @@ def _versioned_update(instance: V, *, expected_version: int, by: AbstractBaseUse
 
 
 @transaction.atomic
-def _delete(instance: models.Model, *, by: AbstractBaseUser) -> None:
+def delete_recorded(instance: models.Model, *, by: AbstractBaseUser) -> None:
     instance._history_user = by  # type: ignore[attr-defined]
     instance.delete()
 
 
-def _create(instance: V, *, by: AbstractBaseUser) -> V:
+def create_recorded(instance: V, *, by: AbstractBaseUser) -> V:
     instance.full_clean()
     instance._history_user = by  # type: ignore[attr-defined]
     instance.save()
@@ -77,7 +77,7 @@ def _create(instance: V, *, by: AbstractBaseUser) -> V:
 @transaction.atomic
 def team_create(*, slug: str, name: str, by: AbstractBaseUser, **fields: Any) -> Team:
     """A new team; its creator becomes its first admin."""
-    team = _create(Team(slug=slug, name=name, **fields), by=by)
+    team = create_recorded(Team(slug=slug, name=name, **fields), by=by)
     membership = Membership(team=team, user=by, role=Role.ADMIN)
     membership._history_user = by  # type: ignore[attr-defined]
     membership.save()
@@ -91,13 +91,13 @@ def team_update(*, team: Team, expected_version: int, by: AbstractBaseUser, **fi
     unknown = set(fields) - set(TEAM_TEXT_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
-    return _versioned_update(team, expected_version=expected_version, by=by, fields=fields)
+    return versioned_update(team, expected_version=expected_version, by=by, fields=fields)
 
 
 @transaction.atomic
 def membership_add(*, team: Team, user: AbstractBaseUser, role: Role | str, by: AbstractBaseUser) -> Membership:
     membership = Membership(team=team, user=user, role=role)
-    return _create(membership, by=by)
+    return create_recorded(membership, by=by)
 
 
 def _ensure_an_admin_remains(team: Team, leaving: Membership) -> None:
@@ -133,7 +133,7 @@ GOAL_FIELDS = ("title", "description", "quarter", "starts_on", "ends_on", "statu
 
 def goal_create(*, team: Team, by: AbstractBaseUser, **fields: Any) -> Goal:
     with transaction.atomic():
-        return _create(Goal(team=team, **fields), by=by)
+        return create_recorded(Goal(team=team, **fields), by=by)
 
 
 def goal_update(*, goal: Goal, expected_version: int, by: AbstractBaseUser, **fields: Any) -> Goal:
@@ -141,15 +141,15 @@ def goal_update(*, goal: Goal, expected_version: int, by: AbstractBaseUser, **fi
         # A quarter defines the dates; clean() derives them.
         fields.setdefault("starts_on", None)
         fields.setdefault("ends_on", None)
-    return _versioned_update(goal, expected_version=expected_version, by=by, fields=fields)
+    return versioned_update(goal, expected_version=expected_version, by=by, fields=fields)
 
 
 def goal_archive(*, goal: Goal, by: AbstractBaseUser) -> Goal:
-    return _versioned_update(goal, expected_version=goal.version, by=by, fields={"archived_at": timezone.now()})
+    return versioned_update(goal, expected_version=goal.version, by=by, fields={"archived_at": timezone.now()})
 
 
 def goal_restore(*, goal: Goal, by: AbstractBaseUser) -> Goal:
-    return _versioned_update(goal, expected_version=goal.version, by=by, fields={"archived_at": None})
+    return versioned_update(goal, expected_version=goal.version, by=by, fields={"archived_at": None})
 
 
 # Data products and their adoption
@@ -157,18 +157,18 @@ def goal_restore(*, goal: Goal, by: AbstractBaseUser) -> Goal:
 
 def data_product_create(*, team: Team, by: AbstractBaseUser, **fields: Any) -> DataProduct:
     with transaction.atomic():
-        return _create(DataProduct(team=team, **fields), by=by)
+        return create_recorded(DataProduct(team=team, **fields), by=by)
 
 
 def data_product_update(
     *, product: DataProduct, expected_version: int, by: AbstractBaseUser, **fields: Any
 ) -> DataProduct:
-    return _versioned_update(product, expected_version=expected_version, by=by, fields=fields)
+    return versioned_update(product, expected_version=expected_version, by=by, fields=fields)
 
 
 def adoption_create(*, product: DataProduct, by: AbstractBaseUser, **fields: Any) -> Adoption:
     with transaction.atomic():
-        return _create(Adoption(data_product=product, **fields), by=by)
+        return create_recorded(Adoption(data_product=product, **fields), by=by)
 
 
 @transaction.atomic
@@ -183,11 +183,11 @@ def adoption_update(*, adoption: Adoption, by: AbstractBaseUser, **fields: Any) 
 
 
 def data_product_delete(*, product: DataProduct, by: AbstractBaseUser) -> None:
-    _delete(product, by=by)
+    delete_recorded(product, by=by)
 
 
 def adoption_delete(*, adoption: Adoption, by: AbstractBaseUser) -> None:
-    _delete(adoption, by=by)
+    delete_recorded(adoption, by=by)
 
 
 # Decisions
@@ -201,7 +201,7 @@ def _check_goals_of_team(team: Team, goals: list[Goal] | None) -> None:
 def decision_create(*, team: Team, by: AbstractBaseUser, goals: list[Goal] | None = None, **fields: Any) -> Decision:
     _check_goals_of_team(team, goals)
     with transaction.atomic():
-        decision = _create(Decision(team=team, created_by=by, **fields), by=by)
+        decision = create_recorded(Decision(team=team, created_by=by, **fields), by=by)
         if goals:
             decision.goals.set(goals)
         return decision
@@ -209,19 +209,20 @@ def decision_create(*, team: Team, by: AbstractBaseUser, goals: list[Goal] | Non
 
 def decision_update(
     *,
-    decision: Decision,
+    record: Decision,
     expected_version: int,
     by: AbstractBaseUser,
     goals: list[Goal] | None = None,
     **fields: Any,
 ) -> Decision:
-    _check_goals_of_team(decision.team, goals)
+    """Edit a decision (`record`: its `decision` field is the text of what was decided)."""
+    _check_goals_of_team(record.team, goals)
     with transaction.atomic():
-        decision = _versioned_update(decision, expected_version=expected_version, by=by, fields=fields)
+        record = versioned_update(record, expected_version=expected_version, by=by, fields=fields)
         if goals is not None:
-            decision.goals.set(goals)
-        return decision
+            record.goals.set(goals)
+        return record
 
 
 def decision_delete(*, decision: Decision, by: AbstractBaseUser) -> None:
-    _delete(decision, by=by)
+    delete_recorded(decision, by=by)

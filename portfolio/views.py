@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -68,7 +69,7 @@ def team_create(request: HttpRequest) -> HttpResponse:
         team = services.team_create(by=request.user, **form.cleaned_data)
         messages.success(request, f"{team.name} is ready. You are its admin: invite your team from Members.")
         return redirect("portfolio:home", slug=team.slug)
-    return render(request, "portfolio/team_new.html", {"form": form})
+    return render(request, "portfolio/team_new.html", {"form": form}, status=_status(form))
 
 
 @team_view()
@@ -202,28 +203,35 @@ def goal_edit(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
 @require_POST
 def goal_status(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
     """Change a goal's status from the goals page (htmx): answers the refreshed card."""
-    goal = get_object_or_404(Goal.objects.select_related("owner", "aligned_to"), team=team, pk=pk)
+    goal = get_object_or_404(
+        Goal.objects.select_related("owner", "aligned_to").annotate(decision_count=Count("decisions")),
+        team=team,
+        pk=pk,
+    )
+    decision_count = goal.decision_count
     status = request.POST.get("status", "")
-    error = None
+    version = request.POST.get("version", "")
+    error, http_status = None, 200
     if status not in GoalStatus.values:
-        error = "Pick one of the listed statuses."
+        error, http_status = "Pick one of the listed statuses.", 422
+    elif not version.isdigit():
+        error, http_status = "The form was incomplete; reload the page and try again.", 422
     else:
         try:
-            goal = services.goal_update(
-                goal=goal, expected_version=int(request.POST.get("version") or 0), by=request.user, status=status
-            )
+            goal = services.goal_update(goal=goal, expected_version=int(version), by=request.user, status=status)
         except EditConflict as conflict:
             goal = conflict.current
-            error = "Someone changed this goal meanwhile; here is its current status."
+            error, http_status = "Someone changed this goal meanwhile; here is its current status.", 409
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect("portfolio:goals", slug=team.slug)
+    goal.decision_count = decision_count  # the card shows it, as on the goals page
     return render(
         request,
         "portfolio/goals.html#goal-card",
         {"team": team, "goal": goal, "statuses": GoalStatus.choices, "card_error": error},
-        status=409 if error else 200,
+        status=http_status,
     )
 
 
@@ -307,9 +315,13 @@ def adoption_new(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
     product = get_object_or_404(DataProduct, team=team, pk=pk)
     form = AdoptionForm(request.POST, product=product)
     if form.is_valid():
-        services.adoption_create(product=product, by=request.user, **form.cleaned_data)
-        messages.success(request, f"{form.cleaned_data['consuming_team']} added.")
-        return redirect("portfolio:data_product", slug=team.slug, pk=product.pk)
+        try:
+            services.adoption_create(product=product, by=request.user, **form.cleaned_data)
+        except ValidationError as error:  # e.g. the same team added by someone else meanwhile
+            _form_errors_from(form, error)
+        else:
+            messages.success(request, f"{form.cleaned_data['consuming_team']} added.")
+            return redirect("portfolio:data_product", slug=team.slug, pk=product.pk)
     return render(request, "portfolio/data_product_detail.html", _product_context(request, team, pk, form), status=422)
 
 
@@ -325,9 +337,13 @@ def adoption_edit(request: HttpRequest, team: Team, pk: int, adoption_pk: int) -
         return redirect("portfolio:data_product", slug=team.slug, pk=pk)
     form = AdoptionForm(request.POST or None, instance=adoption, product=adoption.data_product)
     if request.method == "POST" and form.is_valid():
-        services.adoption_update(adoption=adoption, by=request.user, **form.cleaned_data)
-        messages.success(request, "Adoption saved.")
-        return redirect("portfolio:data_product", slug=team.slug, pk=pk)
+        try:
+            services.adoption_update(adoption=adoption, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _form_errors_from(form, error)
+        else:
+            messages.success(request, "Adoption saved.")
+            return redirect("portfolio:data_product", slug=team.slug, pk=pk)
     return render(
         request,
         "portfolio/adoption_form.html",
@@ -378,7 +394,7 @@ def decision_edit(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
     decision = get_object_or_404(Decision, team=team, pk=pk)
     form = DecisionForm(request.POST or None, instance=decision, team=team)
     if request.method == "POST" and form.is_valid():
-        if _save_versioned(form, services.decision_update, decision=decision, by=request.user):
+        if _save_versioned(form, services.decision_update, record=decision, by=request.user):
             messages.success(request, "Decision saved.")
             return redirect("portfolio:decision", slug=team.slug, pk=decision.pk)
     return render(

@@ -9,3 +9,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = None  # runserver serves from the finders; collectstatic is for production
+WHITENOISE_USE_FINDERS = True

@@ -11,3 +11,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["*"]
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

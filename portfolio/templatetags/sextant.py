@@ -35,7 +35,7 @@ def badge(value: str, label: str) -> SafeString:
 def adoption_chart(points: list, width: int = 640, height: int = 200) -> SafeString:
     """Stacked columns of teams active and trialling per month, with month labels."""
     if not points:
-        return format_html('<p class="muted">No adoption yet: add the first consuming team below.</p>')
+        return format_html('<p class="muted">{}</p>', "No adoption yet: add the first consuming team below.")
     pad_left, pad_bottom, pad_top = 28, 22, 8
     plot_h = height - pad_bottom - pad_top
     top = max(max(p.active + p.trialling for p in points), 1)

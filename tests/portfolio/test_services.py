@@ -125,3 +125,20 @@ def test_decision_cannot_link_another_teams_goal(team, other_team, editor):
             team=team, by=editor, title="Pivot", decided_on=date(2026, 9, 1), decision="Y", goals=[theirs]
         )
     assert not team.decisions.exists()
+
+
+def test_owner_must_be_a_member_of_the_team(team, editor, outsider):
+    with pytest.raises(ValidationError) as error:
+        services.goal_create(team=team, by=editor, title="Grow", quarter="2026-Q4", owner=outsider)
+    assert error.value.message_dict["owner"] == ["The owner must be a member of the team."]
+    with pytest.raises(ValidationError) as error:
+        services.data_product_create(team=team, by=editor, name="Orders", owner=outsider)
+    assert "owner" in error.value.message_dict
+    assert services.goal_create(team=team, by=editor, title="Grow", quarter="2026-Q4", owner=editor).owner == editor
+
+
+def test_duplicate_product_name_is_reported_on_the_name_field(team, editor):
+    DataProductFactory(team=team, name="Orders")
+    with pytest.raises(ValidationError) as error:
+        services.data_product_create(team=team, by=editor, name="ORDERS")
+    assert error.value.message_dict == {"name": ["The team already has a data product with this name."]}
