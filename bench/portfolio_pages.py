@@ -4,12 +4,13 @@
 
 Runs against a throwaway test database (SQLite unless DATABASE_URL says otherwise). The query
 counts must not grow with the size; the times show what a page costs. This is where speed
-goals are measured, never in timed tests.
+goals are measured, never in timed tests. The last line holds every figure as one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -26,7 +27,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_databases, setup_test_environment, teardown_databases  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from portfolio.models import Adoption, DataProduct, Decision, Goal, Membership, Role, Team  # noqa: E402
@@ -84,11 +85,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
-    setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False)
     try:
         print(f"{'page':<38}" + "".join(f"{'n=' + s:>22}" for s in args.sizes.split(",")))
         rows: dict[str, list[str]] = {}
+        figures: dict[str, dict[str, dict[str, float]]] = {}
         for size in map(int, args.sizes.split(",")):
             team, user = seed(size)
             html, api = Client(), APIClient()
@@ -108,10 +109,12 @@ def main() -> None:
             for name, (client, url) in pages.items():
                 queries, ms = measure(client, url, args.repeat)
                 rows.setdefault(name, []).append(f"{queries:>3} q {ms:>8.1f} ms")
+                figures.setdefault(name, {})[str(size)] = {"queries": queries, "median_ms": round(ms, 2)}
         for name, cells in rows.items():
             print(f"{name:<38}" + "".join(f"{c:>22}" for c in cells))
     finally:
         teardown_databases(old, verbosity=0)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

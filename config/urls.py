@@ -2,14 +2,21 @@ from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
 
 from config import health
+from opportunities.api import router as opportunities_router
 from portfolio.api import ObtainTokenView
 from portfolio.api import router as portfolio_router
+
+# One API root for every app's viewsets; each app's basenames are its own, so URL names stay unique.
+api_router = DefaultRouter()
+for app_router in (portfolio_router, opportunities_router):
+    api_router.registry.extend(app_router.registry)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -24,7 +31,8 @@ urlpatterns = [
         csp_update({"style-src": [UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
         name="api_docs",
     ),
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
-    path("api/", include((portfolio_router.urls, "api"), namespace="api")),
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
+    path("api/", include((api_router.urls, "api"), namespace="api")),
     path("", include("portfolio.urls")),
+    path("", include("opportunities.urls")),
 ]

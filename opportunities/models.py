@@ -1,1 +1,226 @@
-"""The opportunity-solution tree. Filled by the opportunity tree issue."""
+"""The opportunity-solution tree: desired outcomes, opportunities, solutions and experiments.
+
+One tree per team, stored with materialised paths (django-treebeard), so a subtree, the
+ancestors of a node or a whole team's tree is one query. The rules of which kind may sit
+under which live in `ALLOWED_PARENTS` and are enforced by the services.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+from treebeard.mp_tree import MP_Node
+
+from portfolio.models import DataProduct, Goal, Team, check_owner_is_member
+
+
+class Kind(models.TextChoices):
+    OUTCOME = "outcome", "Outcome"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    SOLUTION = "solution", "Solution"
+    EXPERIMENT = "experiment", "Experiment"
+
+
+# What may sit directly above a node of each kind (None: a root).
+ALLOWED_PARENTS: dict[str, tuple[str | None, ...]] = {
+    Kind.OUTCOME: (None,),
+    Kind.OPPORTUNITY: (Kind.OUTCOME, Kind.OPPORTUNITY),
+    Kind.SOLUTION: (Kind.OPPORTUNITY,),
+    Kind.EXPERIMENT: (Kind.SOLUTION,),
+}
+
+
+def child_kinds(kind: str) -> list[str]:
+    """The kinds that may sit directly under a node of `kind`, in tree order."""
+    return [child for child, parents in ALLOWED_PARENTS.items() if kind in parents]
+
+
+class OutcomeStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ACHIEVED = "achieved", "Achieved"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class OpportunityStatus(models.TextChoices):
+    IDENTIFIED = "identified", "Identified"
+    EXPLORING = "exploring", "Exploring"
+    PRIORITISED = "prioritised", "Prioritised"
+    PARKED = "parked", "Parked"
+
+
+class SolutionStatus(models.TextChoices):
+    IDEA = "idea", "Idea"
+    BUILDING = "building", "Building"
+    SHIPPED = "shipped", "Shipped"
+    DROPPED = "dropped", "Dropped"
+
+
+class ExperimentStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+
+STATUSES: dict[str, type[models.TextChoices]] = {
+    Kind.OUTCOME: OutcomeStatus,
+    Kind.OPPORTUNITY: OpportunityStatus,
+    Kind.SOLUTION: SolutionStatus,
+    Kind.EXPERIMENT: ExperimentStatus,
+}
+ALL_STATUS_LABELS = {value: label for choices in STATUSES.values() for value, label in choices.choices}
+FIRST_STATUS = {kind: choices.values[0] for kind, choices in STATUSES.items()}
+
+
+class Lane(models.TextChoices):
+    NONE = "none", "Not on the roadmap"
+    NOW = "now", "Now"
+    NEXT = "next", "Next"
+    LATER = "later", "Later"
+    DONE = "done", "Done"
+
+
+class Impact(models.TextChoices):
+    """RICE's impact scale."""
+
+    MASSIVE = "3", "3 · massive"
+    HIGH = "2", "2 · high"
+    MEDIUM = "1", "1 · medium"
+    LOW = "0.5", "0.5 · low"
+    MINIMAL = "0.25", "0.25 · minimal"
+
+
+SCORED_KINDS = (Kind.OPPORTUNITY, Kind.SOLUTION)
+
+
+class Node(MP_Node):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="nodes")
+    # Denormalised from the path so history records moves ("parent: A → B") and reads are cheap.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    status = models.CharField(max_length=12)
+    shipped_on = models.DateField(null=True, blank=True, help_text="Solutions: the day it shipped.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    goal = models.ForeignKey(
+        Goal,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="nodes",
+        help_text="Outcomes: the team goal this outcome serves.",
+    )
+    data_product = models.ForeignKey(
+        DataProduct, null=True, blank=True, on_delete=models.SET_NULL, related_name="nodes"
+    )
+    lane = models.CharField(max_length=6, choices=Lane.choices, default=Lane.NONE)
+    # RICE inputs (opportunities and solutions).
+    reach = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10_000_000)],
+        help_text="People or events affected per quarter.",
+    )
+    impact = models.CharField(max_length=4, choices=Impact.choices, blank=True)
+    confidence = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="How sure we are of reach and impact, in percent (0 to 100).",
+    )
+    effort = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("1000"))],
+        help_text="Person-weeks (at least 0.1).",
+    )
+    # Experiments: an assumption test.
+    assumption = models.TextField(blank=True)
+    method = models.TextField(blank=True)
+    success_criterion = models.TextField(blank=True)
+    result = models.TextField(blank=True)
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["path", "depth", "numchild", "updated_at"])
+
+    node_order_by: list[str] = []  # siblings keep the order people give them
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["team", "path"]),
+            models.Index(fields=["team", "kind", "status"]),
+            models.Index(fields=["team", "lane"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        choices = STATUSES.get(self.kind)
+        if choices is None:
+            errors["kind"] = "Pick outcome, opportunity, solution or experiment."
+        elif self.status not in choices.values:
+            allowed = ", ".join(label.lower() for label in choices.labels)
+            kind = self.get_kind_display().lower()
+            errors["status"] = f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} is one of: {allowed}."
+        if self.kind != Kind.SOLUTION and self.shipped_on:
+            errors["shipped_on"] = "Only solutions have a ship date."
+        if self.kind not in SCORED_KINDS and any(
+            v not in (None, "") for v in (self.reach, self.impact, self.confidence, self.effort)
+        ):
+            errors["reach"] = "Only opportunities and solutions are scored."
+        try:
+            check_owner_is_member(self, self.team_id)
+        except ValidationError as error:
+            errors["owner"] = error.message_dict["owner"][0]
+        if self.goal_id and self.goal.team_id != self.team_id:
+            errors["goal"] = "Pick a goal of this team."
+        if self.data_product_id and self.data_product.team_id != self.team_id:
+            errors["data_product"] = "Pick a data product of this team."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def status_label(self) -> str:
+        return ALL_STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def score(self) -> float | None:
+        return rice_score(self.reach, self.impact, self.confidence, self.effort)
+
+
+def rice_score(reach, impact, confidence, effort) -> float | None:  # type: ignore[no-untyped-def]
+    """RICE: reach × impact × confidence ÷ effort; None until every input is given."""
+    if reach is None or not impact or confidence is None or not effort:
+        return None
+    return round(float(reach) * float(impact) * (confidence / 100) / float(effort), 1)
+
+
+def rice_explanation(reach, impact, confidence, effort) -> str:  # type: ignore[no-untyped-def]
+    """The formula with the node's own numbers, or what is still missing."""
+    missing = [
+        name
+        for name, value in (("reach", reach), ("impact", impact), ("confidence", confidence), ("effort", effort))
+        if value in (None, "")
+    ]
+    if missing:
+        return f"No score yet: give {', '.join(missing)}."
+    score = rice_score(reach, impact, confidence, effort)
+    return f"reach {reach} × impact {impact} × confidence {confidence}% ÷ effort {float(effort):g} person-weeks = {score:g}"

@@ -113,7 +113,9 @@ class GoalForm(VersionedForm):
 
 class DataProductForm(ConstraintOnFieldForm, VersionedForm):
     constraint_field = "name"
-    documentation_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Documentation link")
+    documentation_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https", label="Documentation link"
+    )
 
     class Meta:
         model = DataProduct

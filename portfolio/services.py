@@ -31,8 +31,15 @@ class EditConflict(Exception):
         )
 
 
-def _changes_since(current: Versioned, version: int) -> dict[str, Any]:
-    """Fields that differ between the version the editor started from and the current row."""
+IGNORED_IN_CHANGES = {"version", "updated_at", "created_at"}
+
+
+def changes_since(current: Any, version: int) -> dict[str, Any]:
+    """Fields that differ between the version the editor started from and the current row.
+
+    Non-editable tracked fields (such as a tree node's parent) count too: simple-history's
+    diff skips them, so they are compared here.
+    """
     history = getattr(current, "history", None)
     if history is None:
         return {}
@@ -40,15 +47,21 @@ def _changes_since(current: Versioned, version: int) -> dict[str, Any]:
     old, new = records.get(version), records.get(current.version)
     if old is None or new is None:
         return {}
-    delta = new.diff_against(old, excluded_fields=["version", "updated_at", "created_at"])
-    return {change.field: change.new for change in delta.changes}
+    delta = new.diff_against(old, excluded_fields=list(IGNORED_IN_CHANGES))
+    changed = {change.field: change.new for change in delta.changes}
+    for field in type(old)._meta.concrete_fields:
+        name = field.attname
+        tracked = not field.editable and not name.startswith("history_") and field.name not in IGNORED_IN_CHANGES
+        if tracked and name != "id" and getattr(old, name) != getattr(new, name):
+            changed[field.name] = getattr(new, name)
+    return changed
 
 
 def versioned_update(instance: V, *, expected_version: int, by: AbstractBaseUser, fields: dict[str, Any]) -> V:
     with transaction.atomic():
         current = type(instance).objects.select_for_update().get(pk=instance.pk)
         if current.version != expected_version:
-            raise EditConflict(current, _changes_since(current, expected_version))
+            raise EditConflict(current, changes_since(current, expected_version))
         for name, value in fields.items():
             setattr(current, name, value)
         current.version += 1

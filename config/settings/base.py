@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "metrics",
     "opportunities",
     "reviews",
+    "demo",
 ]
 
 MIDDLEWARE = [

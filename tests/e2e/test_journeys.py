@@ -14,6 +14,9 @@ DEMO_PAGES = [
     ("goals", "/t/data-analytics/goals/", "Goals"),
     ("data-products", "/t/data-analytics/data-products/", "Data products"),
     ("decisions", "/t/data-analytics/decisions/", "Decision log"),
+    ("tree", "/t/data-analytics/tree/", "Opportunity tree"),
+    ("outline", "/t/data-analytics/tree/outline/?status=prioritised", "Opportunity tree"),
+    ("prioritise", "/t/data-analytics/tree/prioritise/", "Opportunity tree"),
 ]
 
 

@@ -155,7 +155,6 @@ MEMBER_WRITES = {
 WRITES = CONTENT_WRITES | MEMBER_WRITES
 
 
-
 EVERY_REQUEST = [("GET", name) for name in PAGES] + [("POST", name) for name in WRITES]
 
 

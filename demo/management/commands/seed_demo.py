@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from demo.tree import seed_tree
 from portfolio import services
 from portfolio.models import (
     Adoption,
@@ -69,9 +70,11 @@ class Command(BaseCommand):
             org_goals = self._organization_goals()
             goals = self._goals(team, users, org_goals)
             self._data_products(team, users)
+            products = {p.name: p for p in DataProduct.objects.filter(team=team)}
+            nodes = seed_tree(team, users, goals, products)
             self._decisions(team, users, goals)
             self._other_team(other, users)
-        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready{f' ({nodes} tree nodes grown)' if nodes else ''}."))
         self.stdout.write("Log in at http://127.0.0.1:8000/login/ with any of these (password: sextant-demo):")
         for username, _first, _, role, _ in USERS:
             what = f"{role.label.lower()} of Data & Analytics" if role else "member of Growth Marketing only"

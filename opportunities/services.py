@@ -1,0 +1,309 @@
+"""Writes to the opportunity-solution tree: one function per use case, each in a transaction.
+
+Structural changes (add, move, delete, import) lock the team row first, so two people moving
+nodes of the same tree at once are applied one after the other and never corrupt the paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from portfolio.models import DataProduct, Goal, Membership, Team
+from portfolio.services import EditConflict, changes_since, versioned_update
+
+from .models import ALLOWED_PARENTS, FIRST_STATUS, Kind, Node, SolutionStatus
+
+__all__ = [
+    "EditConflict",
+    "TreeRuleError",
+    "node_create",
+    "node_update",
+    "node_move",
+    "node_delete",
+    "tree_import",
+]
+
+NODE_FIELDS = (
+    "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "lane",
+    "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
+)  # fmt: skip
+STRUCTURAL_FIELDS = ("path", "depth", "numchild")
+
+
+class TreeRuleError(ValidationError):
+    """A change that would break the tree's rules; the message says which and why."""
+
+
+_KIND_PLURAL = {
+    Kind.OUTCOME: "outcomes",
+    Kind.OPPORTUNITY: "opportunities",
+    Kind.SOLUTION: "solutions",
+    Kind.EXPERIMENT: "experiments",
+}
+
+
+def _rule(kind: str, parent_kind: str | None) -> str | None:
+    """Why a node of `kind` may not sit under `parent_kind`, or None if it may."""
+    allowed = ALLOWED_PARENTS[kind]
+    if parent_kind in allowed:
+        return None
+    plural = _KIND_PLURAL[kind].capitalize()
+    if allowed == (None,):
+        return f"{plural} are the roots of the tree: they cannot sit under another node."
+    places = " or ".join("an " + k if k[0] in "aeiou" else "a " + k for k in allowed if k)
+    where = f"under {_KIND_PLURAL[parent_kind]}" if parent_kind else "at the top of the tree"
+    return f"{plural} cannot sit {where}: put them under {places}."
+
+
+def _check_parent(*, node_kind: str, team_id: int, parent: Node | None) -> None:
+    if parent is not None and parent.team_id != team_id:
+        raise TreeRuleError({"parent": "The parent must be a node of this team's tree."})
+    problem = _rule(node_kind, parent.kind if parent else None)
+    if problem:
+        raise TreeRuleError({"parent": problem})
+
+
+def _lock_team(team_id: int) -> None:
+    Team.objects.select_for_update().filter(pk=team_id).values_list("pk", flat=True).first()
+
+
+def _prepare(node: Node) -> None:
+    if not node.status:
+        node.status = FIRST_STATUS.get(node.kind, "")
+    if node.kind == Kind.SOLUTION and node.status == SolutionStatus.SHIPPED and not node.shipped_on:
+        node.shipped_on = timezone.localdate()
+    node.full_clean(exclude=STRUCTURAL_FIELDS)
+
+
+def _siblings(team_id: int, parent: Node | None) -> list[Node]:
+    siblings = Node.objects.filter(team_id=team_id).only("id", "path", "depth", "numchild", "team_id")
+    if parent is None:
+        return list(siblings.filter(depth=1).order_by("path"))
+    return list(siblings.filter(path__startswith=parent.path, depth=parent.depth + 1).order_by("path"))
+
+
+def _place(node: Node, *, team_id: int, parent: Node | None, position: int | None, new: bool) -> Node:
+    """Insert (new) or move (existing) `node` as child number `position` of `parent` (None: a root)."""
+    siblings = [s for s in _siblings(team_id, parent) if s.pk != node.pk]
+    if position is None or position < 0 or position >= len(siblings):
+        anchor, where = (siblings[-1], "right") if siblings else (parent, "last-child")
+    else:
+        anchor, where = siblings[position], "left"
+    if new:
+        if anchor is None:
+            return Node.objects.add_root(instance=node)
+        if where == "last-child":
+            return Node.objects.add_child(anchor, instance=node)
+        return Node.objects.add_sibling(anchor, where, instance=node)
+    if anchor is None:
+        # The team's first outcome: place it after the last root of the whole forest.
+        Node.objects.move(node, Node.objects.get_last_root_node(), "right")
+    else:
+        Node.objects.move(node, anchor, where)
+    return Node.objects.get(pk=node.pk)
+
+
+@transaction.atomic
+def node_create(
+    *,
+    team: Team,
+    kind: str,
+    title: str,
+    by: AbstractBaseUser,
+    parent: Node | None = None,
+    position: int | None = None,
+    **fields: Any,
+) -> Node:
+    """Add a node under `parent` (or as an outcome at the top), after checking the tree rules."""
+    if kind not in Kind.values:
+        raise ValidationError({"kind": "Pick outcome, opportunity, solution or experiment."})
+    _lock_team(team.pk)
+    if parent is not None:
+        parent = Node.objects.get(pk=parent.pk)  # fresh path after the lock
+    _check_parent(node_kind=kind, team_id=team.pk, parent=parent)
+    node = Node(team=team, kind=kind, title=title, parent=parent, **fields)
+    _prepare(node)
+    node._history_user = by  # type: ignore[attr-defined]
+    return _place(node, team_id=team.pk, parent=parent, position=position, new=True)
+
+
+def node_update(*, node: Node, expected_version: int, by: AbstractBaseUser, **fields: Any) -> Node:
+    """Edit a node's content (not its place in the tree); a stale version raises EditConflict."""
+    unknown = set(fields) - set(NODE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    if fields.get("status") == SolutionStatus.SHIPPED and node.kind == Kind.SOLUTION and not fields.get("shipped_on"):
+        fields.setdefault("shipped_on", node.shipped_on or timezone.localdate())
+    return versioned_update(node, expected_version=expected_version, by=by, fields=fields)
+
+
+@transaction.atomic
+def node_move(
+    *,
+    node: Node,
+    parent: Node | None,
+    by: AbstractBaseUser,
+    position: int | None = None,
+    expected_version: int | None = None,
+) -> Node:
+    """Move a node and its whole subtree under `parent` at `position` (None: last)."""
+    _lock_team(node.team_id)
+    current = Node.objects.select_for_update().get(pk=node.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise EditConflict(current, changes_since(current, expected_version))
+    if parent is not None:
+        parent = Node.objects.get(pk=parent.pk)
+        if parent.pk == current.pk or parent.path.startswith(current.path):
+            raise TreeRuleError({"parent": "A node cannot move under itself or one of its own descendants."})
+    _check_parent(node_kind=current.kind, team_id=current.team_id, parent=parent)
+    moved = _place(current, team_id=current.team_id, parent=parent, position=position, new=False)
+    moved.parent = parent
+    moved.version += 1
+    moved._history_user = by  # type: ignore[attr-defined]
+    moved.save(update_fields=["parent", "version", "updated_at"])
+    return moved
+
+
+class DeleteMode:
+    SUBTREE = "subtree"
+    LIFT = "lift"  # the children move up to the deleted node's parent
+
+
+@transaction.atomic
+def node_delete(*, node: Node, by: AbstractBaseUser, mode: str = DeleteMode.SUBTREE) -> int:
+    """Delete a node. With children, either the whole subtree or lift the children up a level.
+
+    Returns how many nodes were deleted.
+    """
+    if mode not in (DeleteMode.SUBTREE, DeleteMode.LIFT):
+        raise ValidationError({"mode": "Say 'subtree' to delete the children too, or 'lift' to keep them."})
+    _lock_team(node.team_id)
+    node = Node.objects.select_related("team").get(pk=node.pk)
+    children = list(
+        Node.objects.filter(team=node.team, path__startswith=node.path, depth=node.depth + 1).order_by("path")
+    )
+    if children and mode == DeleteMode.LIFT:
+        parent = node.parent
+        for child in children:
+            if _rule(child.kind, parent.kind if parent else None):
+                where = f"under {parent.title!r}" if parent else "at the top of the tree"
+                raise TreeRuleError(
+                    {
+                        "mode": f"Its child {child.title!r} ({child.kind}) cannot sit {where}: delete the subtree instead, or move the children first."
+                    }
+                )
+        index = [s.pk for s in _siblings(node.team_id, parent)].index(node.pk)
+        for offset, child in enumerate(children):
+            child = Node.objects.get(pk=child.pk)
+            moved = _place(child, team_id=node.team_id, parent=parent, position=index + offset, new=False)
+            moved.parent = parent
+            moved.version += 1
+            moved._history_user = by  # type: ignore[attr-defined]
+            moved.save(update_fields=["parent", "version", "updated_at"])
+        node = Node.objects.get(pk=node.pk)
+    count = Node.objects.filter(team=node.team, path__startswith=node.path).count()
+    node._history_user = by  # type: ignore[attr-defined]
+    node.delete()
+    return count
+
+
+# Import (the JSON that `queries.tree_export` writes)
+
+IMPORT_FIELDS = (
+    "title", "description", "status", "shipped_on", "lane", "reach", "impact", "confidence", "effort",
+    "assumption", "method", "success_criterion", "result",
+)  # fmt: skip
+
+
+def _import_errors(items: Any, team: Team, lookups: dict[str, dict], where: str, parent_kind: str | None) -> list[str]:
+    errors: list[str] = []
+    if not isinstance(items, list):
+        return [f"{where}: expected a list of nodes."]
+    for i, item in enumerate(items):
+        here = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            errors.append(f"{here}: expected an object.")
+            continue
+        kind = item.get("kind")
+        title = item.get("title") or "(untitled)"
+        here = f"{here} {title!r}"
+        if kind not in Kind.values:
+            errors.append(f"{here}: unknown kind {kind!r}.")
+            continue
+        problem = _rule(kind, parent_kind)
+        if problem:
+            errors.append(f"{here}: {problem}")
+        for key, table, label in (
+            ("owner", "users", "member"),
+            ("data_product", "products", "data product"),
+            ("goal", "goals", "goal"),
+        ):
+            value = item.get(key)
+            if value and (not isinstance(value, str) or value not in lookups[table]):
+                errors.append(f"{here}: no {label} {value!r} in this team.")
+        node = Node(team=team, kind=kind, **{f: item[f] for f in IMPORT_FIELDS if item.get(f) not in (None,)})
+        if not node.status:
+            node.status = FIRST_STATUS[kind]
+        try:
+            node.full_clean(exclude=(*STRUCTURAL_FIELDS, "team", "owner", "goal", "data_product", "parent"))
+        except ValidationError as error:
+            errors.extend(f"{here}: {field}: {' '.join(msgs)}" for field, msgs in error.message_dict.items())
+        errors.extend(_import_errors(item.get("children", []), team, lookups, f"{here} › children", kind))
+    return errors
+
+
+@transaction.atomic
+def tree_import(*, team: Team, data: Any, by: AbstractBaseUser) -> int:
+    """Add the outcomes (with everything under them) of an exported tree to the team's tree.
+
+    Checks everything first; if any node is wrong, raises ValidationError listing each problem
+    with where it is, and saves nothing. Returns the number of nodes created.
+    """
+    outcomes = data.get("outcomes") if isinstance(data, dict) else None
+    if outcomes is None:
+        raise ValidationError("This is not a Sextant tree export: it has no 'outcomes' list.")
+    User = get_user_model()
+    member_ids = Membership.objects.filter(team=team).values("user_id")
+    lookups = {
+        "users": {u.username: u for u in User.objects.filter(pk__in=member_ids)},
+        "products": {p.name: p for p in DataProduct.objects.filter(team=team)},
+        "goals": {g.title: g for g in Goal.objects.filter(team=team)},
+    }
+    errors = _import_errors(outcomes, team, lookups, "outcomes", None)
+    if errors:
+        raise ValidationError(errors)
+    _lock_team(team.pk)
+    created = 0
+
+    def add(items: list[dict], parent: Node | None) -> None:
+        nonlocal created
+        for item in items:
+            node = Node(
+                team=team,
+                kind=item["kind"],
+                parent=parent,
+                owner=lookups["users"].get(item.get("owner") or ""),
+                data_product=lookups["products"].get(item.get("data_product") or ""),
+                goal=lookups["goals"].get(item.get("goal") or ""),
+                **{f: item[f] for f in IMPORT_FIELDS if item.get(f) is not None},
+            )
+            if not node.status:
+                node.status = FIRST_STATUS[node.kind]
+            node.full_clean(exclude=STRUCTURAL_FIELDS)
+            node._history_user = by  # type: ignore[attr-defined]
+            if parent is None:
+                node = _place(node, team_id=team.pk, parent=None, position=None, new=True)
+            else:
+                node = Node.objects.add_child(parent, instance=node)
+            created += 1
+            if item.get("children"):
+                add(item["children"], Node.objects.get(pk=node.pk))
+
+    add(outcomes, None)
+    return created

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "opportunities"
+
+urlpatterns = [
+    path("t/<slug:slug>/tree/", views.tree, name="tree"),
+    path("t/<slug:slug>/tree/outline/", views.outline, name="outline"),
+    path("t/<slug:slug>/tree/prioritise/", views.prioritise, name="prioritise"),
+    path("t/<slug:slug>/tree/new/", views.node_new, name="node_new"),
+    path("t/<slug:slug>/tree/export.json", views.export_json, name="export_json"),
+    path("t/<slug:slug>/tree/export.csv", views.export_csv, name="export_csv"),
+    path("t/<slug:slug>/tree/import/", views.tree_import, name="import"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/", views.node_detail, name="node"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/branch/", views.branch, name="branch"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/edit/", views.node_edit, name="node_edit"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/status/", views.node_status, name="node_status"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/move/", views.node_move, name="node_move"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/delete/", views.node_delete, name="node_delete"),
+]

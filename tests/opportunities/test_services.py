@@ -1,0 +1,219 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from opportunities import queries, services
+from opportunities.models import Kind, Node, OpportunityStatus, SolutionStatus
+from tests.opportunities.factories import add, small_tree
+
+pytestmark = pytest.mark.django_db
+
+
+def titles(team) -> list[tuple[int, str]]:
+    return [(n.depth, n.title) for n in Node.objects.filter(team=team).order_by("path")]
+
+
+def test_new_nodes_get_their_kinds_first_status_and_parent(team, editor):
+    tree = small_tree(team, editor)
+    assert tree["A"].status == OpportunityStatus.IDENTIFIED
+    assert tree["S"].status == SolutionStatus.IDEA
+    assert tree["A1"].parent_id == tree["A"].pk
+    assert Node.objects.get_descendant_count(tree["outcome"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("kind", "parent_key", "message"),
+    [
+        (Kind.SOLUTION, "outcome", "Solutions cannot sit under outcomes: put them under an opportunity."),
+        (Kind.EXPERIMENT, "A", "Experiments cannot sit under opportunities: put them under a solution."),
+        (Kind.OUTCOME, "A", "Outcomes are the roots of the tree"),
+        (Kind.OPPORTUNITY, None, "Opportunities cannot sit at the top of the tree"),
+    ],
+)
+def test_tree_rules_refuse_misplaced_nodes(team, editor, kind, parent_key, message):
+    tree = small_tree(team, editor)
+    before = titles(team)
+    with pytest.raises(ValidationError) as error:
+        add(team, editor, kind, "Misplaced", tree[parent_key] if parent_key else None)
+    assert error.value.message_dict["parent"][0].startswith(message)
+    assert titles(team) == before
+
+
+def test_move_takes_the_whole_subtree(team, editor):
+    tree = small_tree(team, editor)
+    services.node_move(node=tree["A1"], parent=tree["B"], by=editor)
+    moved = Node.objects.get(pk=tree["A1"].pk)
+    assert moved.parent_id == tree["B"].pk
+    assert [n.title for n in Node.objects.get_descendants(moved)] == ["Certify the orders table", "Ask five analysts"]
+    assert Node.objects.get(pk=tree["E"].pk).path.startswith(moved.path)
+    assert moved.history.first().history_user == editor
+
+
+def test_move_to_a_position_among_siblings(team, editor):
+    tree = small_tree(team, editor)
+    services.node_move(node=tree["B"], parent=tree["outcome"], by=editor, position=0)
+    assert [n.title for n in Node.objects.get_children(tree["outcome"])] == [
+        "Dashboards are slow",
+        "Analysts wait for data",
+    ]
+
+
+def test_move_under_own_descendant_is_refused(team, editor):
+    tree = small_tree(team, editor)
+    before = titles(team)
+    with pytest.raises(ValidationError) as error:
+        services.node_move(node=tree["A"], parent=tree["A1"], by=editor)
+    assert "descendants" in error.value.message_dict["parent"][0]
+    assert titles(team) == before
+
+
+def test_move_breaking_the_rules_is_refused(team, editor):
+    tree = small_tree(team, editor)
+    before = titles(team)
+    with pytest.raises(ValidationError):
+        services.node_move(node=tree["S"], parent=tree["O2"], by=editor)
+    assert titles(team) == before
+
+
+def test_move_under_another_teams_node_is_refused(team, other_team, editor, outsider):
+    tree = small_tree(team, editor)
+    theirs = add(other_team, outsider, Kind.OUTCOME, "Theirs")
+    with pytest.raises(ValidationError) as error:
+        services.node_move(node=tree["A"], parent=theirs, by=editor)
+    assert "this team's tree" in error.value.message_dict["parent"][0]
+    assert Node.objects.get(pk=tree["A"].pk).parent_id == tree["outcome"].pk
+
+
+def test_outcomes_reorder_among_the_teams_roots(team, other_team, editor, outsider):
+    tree = small_tree(team, editor)
+    add(other_team, outsider, Kind.OUTCOME, "Theirs")
+    services.node_move(node=tree["O2"], parent=None, by=editor, position=0)
+    assert [n.title for n in Node.objects.filter(team=team, depth=1).order_by("path")] == [
+        "Fewer broken pipelines",
+        "More self-serve answers",
+    ]
+
+
+def test_delete_subtree(team, editor):
+    tree = small_tree(team, editor)
+    assert services.node_delete(node=tree["A"], by=editor, mode="subtree") == 4
+    assert titles(team) == [(1, "More self-serve answers"), (2, "Dashboards are slow"), (1, "Fewer broken pipelines")]
+
+
+def test_delete_lifting_children_keeps_them_in_place(team, editor):
+    tree = small_tree(team, editor)
+    services.node_delete(node=tree["A"], by=editor, mode="lift")
+    assert titles(team) == [
+        (1, "More self-serve answers"),
+        (2, "Nobody trusts the orders table"),
+        (3, "Certify the orders table"),
+        (4, "Ask five analysts"),
+        (2, "Dashboards are slow"),
+        (1, "Fewer broken pipelines"),
+    ]
+    assert Node.objects.get(pk=tree["A1"].pk).parent_id == tree["outcome"].pk
+
+
+def test_lifting_children_that_would_break_the_rules_is_refused(team, editor):
+    tree = small_tree(team, editor)
+    before = titles(team)
+    with pytest.raises(ValidationError) as error:
+        services.node_delete(node=tree["S"], by=editor, mode="lift")
+    assert (
+        "'Ask five analysts' (experiment) cannot sit under 'Nobody trusts the orders table'" in error.value.messages[0]
+    )
+    assert titles(team) == before
+
+
+def test_scores_out_of_range_are_refused(team, editor):
+    tree = small_tree(team, editor)
+    for bad in ({"confidence": 101}, {"effort": 0}, {"reach": -1}, {"impact": "7"}):
+        with pytest.raises(ValidationError):
+            services.node_update(node=tree["A"], expected_version=tree["A"].version, by=editor, **bad)
+    assert Node.objects.get(pk=tree["A"].pk).version == tree["A"].version
+
+
+def test_stale_version_is_refused(team, editor, team_admin):
+    tree = small_tree(team, editor)
+    node = tree["A"]
+    services.node_update(node=node, expected_version=node.version, by=team_admin, status=OpportunityStatus.EXPLORING)
+    with pytest.raises(services.EditConflict) as conflict:
+        services.node_update(node=node, expected_version=node.version, by=editor, title="Mine")
+    assert conflict.value.changed == {"status": OpportunityStatus.EXPLORING}
+
+
+def test_status_must_fit_the_kind(team, editor):
+    tree = small_tree(team, editor)
+    with pytest.raises(ValidationError) as error:
+        services.node_update(node=tree["A"], expected_version=tree["A"].version, by=editor, status="shipped")
+    assert "identified" in error.value.message_dict["status"][0]
+
+
+def test_shipping_a_solution_sets_its_ship_date(team, editor):
+    tree = small_tree(team, editor)
+    shipped = services.node_update(node=tree["S"], expected_version=tree["S"].version, by=editor, status="shipped")
+    assert shipped.shipped_on is not None
+
+
+def test_export_import_round_trip_loses_nothing(team, other_team, editor, team_admin):
+    from portfolio.models import Membership, Role
+
+    tree = small_tree(team, editor)
+    services.node_update(
+        node=tree["S"],
+        expected_version=tree["S"].version,
+        by=editor,
+        reach=500,
+        impact="2",
+        confidence=80,
+        effort="2.5",
+        owner=editor,
+        lane="now",
+        description="**Bold** move",
+    )
+    services.node_update(
+        node=tree["E"],
+        expected_version=tree["E"].version,
+        by=editor,
+        assumption="Analysts will use it",
+        method="Interviews",
+        success_criterion="4 of 5 say yes",
+        result="5 of 5",
+        status="passed",
+    )
+    exported = queries.tree_export(team=team)
+    Membership.objects.create(team=other_team, user=editor, role=Role.EDITOR)
+    created = services.tree_import(team=other_team, data=exported, by=editor)
+    assert created == 7
+    again = queries.tree_export(team=other_team)
+    assert again["outcomes"] == exported["outcomes"]
+
+
+def test_import_with_errors_saves_nothing_and_lists_each_problem(team, editor):
+    data = {
+        "outcomes": [
+            {"kind": "outcome", "title": "Good", "children": [
+                {"kind": "solution", "title": "Misplaced", "children": []},
+                {"kind": "opportunity", "title": "Bad score", "confidence": 300, "children": []},
+                {"kind": "opportunity", "title": "Ghost owner", "owner": "nobody", "children": []},
+            ]},
+        ]
+    }  # fmt: skip
+    with pytest.raises(ValidationError) as error:
+        services.tree_import(team=team, data=data, by=editor)
+    messages = error.value.messages
+    assert len(messages) == 3
+    assert any("Misplaced" in m and "Solutions cannot sit under outcomes" in m for m in messages)
+    assert any("Bad score" in m and "confidence" in m for m in messages)
+    assert any("Ghost owner" in m and "no member 'nobody'" in m for m in messages)
+    assert not Node.objects.filter(team=team).exists()
+
+
+def test_siblings_can_be_ordered_by_score(team, editor):
+    outcome = add(team, editor, Kind.OUTCOME, "Outcome")
+    add(team, editor, Kind.OPPORTUNITY, "Low", outcome, reach=10, impact="1", confidence=50, effort=1)
+    add(team, editor, Kind.OPPORTUNITY, "Unscored", outcome)
+    add(team, editor, Kind.OPPORTUNITY, "High", outcome, reach=100, impact="2", confidence=80, effort=1)
+    arranged = queries.team_tree(team=team).roots[0].children
+    by_score = queries.team_tree(team=team, order="score").roots[0].children
+    assert [r.title for r in arranged] == ["Low", "Unscored", "High"]
+    assert [r.title for r in by_score] == ["High", "Low", "Unscored"]
