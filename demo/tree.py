@@ -10,8 +10,8 @@ from django.utils import timezone
 from opportunities import services
 from opportunities.models import Kind, Node
 
-O, P, S, E = Kind.OUTCOME  # noqa: E741 - one letter per kind keeps the tree below readable
-_ = Kind.OUTCOME, Kind.OPPORTUNITY, Kind.SOLUTION, Kind.EXPERIMENT
+# One letter per kind keeps the tree below readable.
+O, P, S, E = Kind.OUTCOME, Kind.OPPORTUNITY, Kind.SOLUTION, Kind.EXPERIMENT  # noqa: E741
 
 
 def n(kind: str, title: str, status: str = "", children: list | None = None, **fields: Any) -> dict:

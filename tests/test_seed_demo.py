@@ -1,0 +1,57 @@
+"""`seed_demo` builds the demo team, and running it twice neither fails nor duplicates anything."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from opportunities.models import Kind, Node
+from portfolio.access import role_in
+from portfolio.models import Adoption, DataProduct, Decision, Goal, Membership, Role, Team
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (Team, Membership, Goal, DataProduct, Adoption, Decision, Node)
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in (*MODELS, get_user_model())}
+
+
+def test_seed_demo_is_idempotent_and_prints_the_logins():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    first = counts()
+    call_command("seed_demo", stdout=StringIO())
+    assert counts() == first
+    for username in ("admin", "pm", "lead", "stakeholder", "outsider"):
+        assert username in out.getvalue()
+    assert "sextant-demo" in out.getvalue()
+
+
+def test_demo_users_have_the_promised_roles():
+    call_command("seed_demo", stdout=StringIO())
+    users = {u.username: u for u in get_user_model().objects.all()}
+    team = Team.objects.get(slug="data-analytics")
+    assert {name: role_in(users[name], team) for name in users} == {
+        "admin": Role.ADMIN,
+        "pm": Role.EDITOR,
+        "lead": Role.EDITOR,
+        "stakeholder": Role.VIEWER,
+        "outsider": None,
+    }
+    assert Membership.objects.filter(user=users["outsider"]).count() == 1
+    assert all(u.check_password("sextant-demo") for u in users.values())
+
+
+def test_demo_tree_is_realistic():
+    call_command("seed_demo", stdout=StringIO())
+    team = Team.objects.get(slug="data-analytics")
+    kinds = {kind: Node.objects.filter(team=team, kind=kind).count() for kind in Kind.values}
+    assert 2 <= kinds[Kind.OUTCOME] <= 3
+    assert 35 <= kinds[Kind.OPPORTUNITY] <= 45
+    assert kinds[Kind.SOLUTION] >= 10 and kinds[Kind.EXPERIMENT] >= 5
+    statuses = set(Node.objects.filter(team=team, kind=Kind.SOLUTION).values_list("status", flat=True))
+    assert {"idea", "building", "shipped"} <= statuses
+    assert not any(Node.objects.find_problems())
