@@ -9,4 +9,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("sextant")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "metrics-dispatch-due-refreshes": {
+        "task": "metrics.tasks.dispatch_due_metrics",
+        "schedule": 300.0,  # every five minutes; each metric's own schedule decides if it is due
+    },
+}

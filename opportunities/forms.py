@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from metrics.models import Metric
 from portfolio.forms import DateInput, VersionedForm, team_members
 from portfolio.models import DataProduct, Goal, Team
 
@@ -14,7 +15,7 @@ from .models import SCORED_KINDS, STATUSES, Kind, Lane, Node
 from .queries import TreeFilter
 
 KIND_FIELDS = {
-    Kind.OUTCOME: ["goal"],
+    Kind.OUTCOME: ["goal", "metric"],
     Kind.OPPORTUNITY: ["reach", "impact", "confidence", "effort"],
     Kind.SOLUTION: ["shipped_on", "reach", "impact", "confidence", "effort"],
     Kind.EXPERIMENT: ["assumption", "method", "success_criterion", "result"],
@@ -28,7 +29,7 @@ class NodeForm(VersionedForm):
     class Meta:
         model = Node
         fields = [
-            "title", "description", "status", "owner", "lane", "data_product", "goal", "shipped_on",
+            "title", "description", "status", "owner", "lane", "data_product", "goal", "metric", "shipped_on",
             "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
         ]  # fmt: skip
         widgets = {
@@ -55,6 +56,8 @@ class NodeForm(VersionedForm):
         self.fields["data_product"].queryset = DataProduct.objects.filter(team=team).order_by("name")
         if "goal" in self.fields:
             self.fields["goal"].queryset = Goal.objects.filter(team=team, archived_at__isnull=True)
+        if "metric" in self.fields:
+            self.fields["metric"].queryset = Metric.objects.filter(team=team).order_by("key")
         if kind in SCORED_KINDS:
             self.fields["confidence"].widget.attrs.update(min=0, max=100)
             self.fields["reach"].widget.attrs.update(min=0)

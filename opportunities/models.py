@@ -124,6 +124,14 @@ class Node(MP_Node):
     data_product = models.ForeignKey(
         DataProduct, null=True, blank=True, on_delete=models.SET_NULL, related_name="nodes"
     )
+    metric = models.ForeignKey(
+        "metrics.Metric",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="nodes",
+        help_text="Outcomes: the metric that measures it. Solutions shipped under it annotate its chart.",
+    )
     lane = models.CharField(max_length=6, choices=Lane.choices, default=Lane.NONE)
     # RICE inputs (opportunities and solutions).
     reach = models.PositiveIntegerField(
@@ -194,6 +202,8 @@ class Node(MP_Node):
             errors["goal"] = "Pick a goal of this team."
         if self.data_product_id and self.data_product.team_id != self.team_id:
             errors["data_product"] = "Pick a data product of this team."
+        if self.metric_id and self.metric.team_id != self.team_id:
+            errors["metric"] = "Pick a metric of this team."
         if errors:
             raise ValidationError(errors)
 

@@ -333,7 +333,7 @@ def score_explanation(node: Node | TreeRow) -> str:
 
 
 EXPORT_FIELDS = (
-    "kind", "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "lane",
+    "kind", "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "metric", "lane",
     "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
 )  # fmt: skip
 
@@ -346,15 +346,17 @@ def _export_rows(team: Team) -> list[dict[str, Any]]:
             "id",
             "path",
             "depth",
-            *(f for f in EXPORT_FIELDS if f not in ("owner", "goal", "data_product")),
+            *(f for f in EXPORT_FIELDS if f not in ("owner", "goal", "data_product", "metric")),
             owner_name=F("owner__username"),
             goal_title=F("goal__title"),
             product_name=F("data_product__name"),
+            metric_key=F("metric__key"),
         )  # fmt: skip
     )
     rows = []
     for v in values:
         v["owner"], v["goal"], v["data_product"] = v.pop("owner_name"), v.pop("goal_title"), v.pop("product_name")
+        v["metric"] = v.pop("metric_key")
         v["shipped_on"] = v["shipped_on"].isoformat() if v["shipped_on"] else None
         v["effort"] = format(v["effort"].normalize(), "f") if v["effort"] is not None else None
         rows.append(v)

@@ -14,10 +14,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from metrics import services as metric_services
+from metrics.models import Metric
 from portfolio.models import DataProduct, Goal, Membership, Team
 from portfolio.services import EditConflict, changes_since, versioned_update
 
 from .models import ALLOWED_PARENTS, FIRST_STATUS, Kind, Node, SolutionStatus
+
+STEPLEN = Node.steplen
 
 __all__ = [
     "EditConflict",
@@ -30,7 +34,7 @@ __all__ = [
 ]
 
 NODE_FIELDS = (
-    "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "lane",
+    "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "metric", "lane",
     "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
 )  # fmt: skip
 STRUCTURAL_FIELDS = ("path", "depth", "numchild")
@@ -138,9 +142,33 @@ def node_update(*, node: Node, expected_version: int, by: AbstractBaseUser, **fi
     unknown = set(fields) - set(NODE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
-    if fields.get("status") == SolutionStatus.SHIPPED and node.kind == Kind.SOLUTION and not fields.get("shipped_on"):
+    shipping = fields.get("status") == SolutionStatus.SHIPPED and node.kind == Kind.SOLUTION
+    if shipping and not fields.get("shipped_on"):
         fields.setdefault("shipped_on", node.shipped_on or timezone.localdate())
-    return versioned_update(node, expected_version=expected_version, by=by, fields=fields)
+    with transaction.atomic():
+        was_shipped = Node.objects.filter(pk=node.pk, status=SolutionStatus.SHIPPED).exists()
+        updated = versioned_update(node, expected_version=expected_version, by=by, fields=fields)
+        if shipping and not was_shipped:
+            annotate_shipped(updated, by=by)
+        return updated
+
+
+def annotate_shipped(solution: Node, *, by: AbstractBaseUser | None) -> None:
+    """A shipped solution marks its day on the metric of the outcome it serves (once)."""
+    outcome = Node.objects.filter(team_id=solution.team_id, path=solution.path[:STEPLEN], kind=Kind.OUTCOME).first()
+    metric = solution.metric or (outcome.metric if outcome else None)
+    if metric is None:
+        return
+    ref = f"node:{solution.pk}"
+    if not metric.annotations.filter(source_ref=ref).exists():
+        metric_services.annotation_add(
+            metric=metric,
+            day=solution.shipped_on or timezone.localdate(),
+            text=f"Shipped: {solution.title}"[:300],
+            by=by,
+            source="shipped",
+            source_ref=ref,
+        )
 
 
 @transaction.atomic
@@ -243,6 +271,7 @@ def _import_errors(items: Any, team: Team, lookups: dict[str, dict], where: str,
             ("owner", "users", "member"),
             ("data_product", "products", "data product"),
             ("goal", "goals", "goal"),
+            ("metric", "metrics", "metric"),
         ):
             value = item.get(key)
             if value and (not isinstance(value, str) or value not in lookups[table]):
@@ -251,7 +280,7 @@ def _import_errors(items: Any, team: Team, lookups: dict[str, dict], where: str,
         if not node.status:
             node.status = FIRST_STATUS[kind]
         try:
-            node.full_clean(exclude=(*STRUCTURAL_FIELDS, "team", "owner", "goal", "data_product", "parent"))
+            node.full_clean(exclude=(*STRUCTURAL_FIELDS, "team", "owner", "goal", "data_product", "metric", "parent"))
         except ValidationError as error:
             errors.extend(f"{here}: {field}: {' '.join(msgs)}" for field, msgs in error.message_dict.items())
         errors.extend(_import_errors(item.get("children", []), team, lookups, f"{here} › children", kind))
@@ -274,6 +303,7 @@ def tree_import(*, team: Team, data: Any, by: AbstractBaseUser) -> int:
         "users": {u.username: u for u in User.objects.filter(pk__in=member_ids)},
         "products": {p.name: p for p in DataProduct.objects.filter(team=team)},
         "goals": {g.title: g for g in Goal.objects.filter(team=team)},
+        "metrics": {m.key: m for m in Metric.objects.filter(team=team)},
     }
     errors = _import_errors(outcomes, team, lookups, "outcomes", None)
     if errors:
@@ -291,6 +321,7 @@ def tree_import(*, team: Team, data: Any, by: AbstractBaseUser) -> int:
                 owner=lookups["users"].get(item.get("owner") or ""),
                 data_product=lookups["products"].get(item.get("data_product") or ""),
                 goal=lookups["goals"].get(item.get("goal") or ""),
+                metric=lookups["metrics"].get(item.get("metric") or ""),
                 **{f: item[f] for f in IMPORT_FIELDS if item.get(f) is not None},
             )
             if not node.status:

@@ -661,7 +661,7 @@ def test_form_fragment_shows_only_the_fields_of_its_kind(world, editor, client_f
         "lane",
         "data_product",
     }
-    assert fields("") == common | {"goal"}
+    assert fields("") == common | {"goal", "metric"}
     rice = {"reach", "impact", "confidence", "effort"}
     assert fields(f"?parent={world['outcome'].pk}&kind=opportunity") == common | {"parent"} | rice
     assert fields(f"?parent={world['A1'].pk}&kind=solution") == common | {"parent", "shipped_on"} | rice

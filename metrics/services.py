@@ -1,0 +1,311 @@
+"""Writes of the metrics domain: warehouses, metric definitions, refreshes, annotations.
+
+A refresh runs a metric's SQL on its warehouse, checks the result, and upserts one snapshot per
+period, writing only what changed. A failure never touches earlier snapshots: it marks the run
+failed with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from portfolio.models import Team
+from portfolio.services import create_recorded, versioned_update
+
+from . import sqlguard, warehouses
+from .models import Annotation, Grain, Metric, RefreshRun, RunStatus, Snapshot, Warehouse
+from .warehouses import QueryFailed, WarehouseError
+
+# Warehouses (admins)
+
+MASK = "••••••••"
+WAREHOUSE_FIELDS = ("name", "url", "statement_timeout_s", "row_cap")
+
+
+def warehouse_create(*, team: Team, by: AbstractBaseUser, secret: str = "", **fields: Any) -> Warehouse:
+    warehouse = Warehouse(team=team, **fields)
+    warehouse.secret = secret
+    with transaction.atomic():
+        return create_recorded(warehouse, by=by)
+
+
+def warehouse_update(
+    *, warehouse: Warehouse, expected_version: int, by: AbstractBaseUser, secret: str | None = None, **fields: Any
+) -> Warehouse:
+    """Edit a warehouse. A secret of None or the mask keeps the stored one; "" clears it."""
+    unknown = set(fields) - set(WAREHOUSE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    if secret is not None and secret != MASK:
+        probe = Warehouse()
+        probe.secret = secret
+        fields["secret_ciphertext"] = probe.secret_ciphertext
+    return versioned_update(warehouse, expected_version=expected_version, by=by, fields=fields)
+
+
+def warehouse_delete(*, warehouse: Warehouse, by: AbstractBaseUser) -> None:
+    if warehouse.metrics.exists():
+        raise ValidationError("Metrics still compute from this warehouse: move or delete them first.")
+    warehouse._history_user = by  # type: ignore[attr-defined]
+    warehouse.delete()
+
+
+# Metrics (editors; certification by admins)
+
+METRIC_FIELDS = (
+    "key", "name", "definition", "unit", "currency", "decimals", "direction", "grain", "owner", "warehouse",
+    "sql", "schedule", "target_value", "target_date", "warning_threshold", "critical_threshold",
+    "is_north_star", "parent", "tags", "data_product",
+)  # fmt: skip
+
+
+def check_sql(*, sql: str, warehouse: Warehouse) -> None:
+    """ValidationError on `sql` unless it is one read-only statement in the warehouse's dialect."""
+    try:
+        sqlguard.check(sql, sqlguard.dialect_for(warehouse.url))
+    except sqlguard.UnsafeSQL as error:
+        raise ValidationError({"sql": str(error)}) from None
+
+
+def _normalise_tags(fields: dict[str, Any]) -> None:
+    if "tags" in fields and isinstance(fields["tags"], list):
+        fields["tags"] = sorted({t.strip().lower() for t in fields["tags"] if isinstance(t, str) and t.strip()})
+
+
+def metric_create(*, team: Team, by: AbstractBaseUser, **fields: Any) -> Metric:
+    _normalise_tags(fields)
+    metric = Metric(team=team, **fields)
+    if metric.warehouse_id:
+        check_sql(sql=metric.sql, warehouse=metric.warehouse)
+    with transaction.atomic():
+        return create_recorded(metric, by=by)
+
+
+def metric_update(*, metric: Metric, expected_version: int, by: AbstractBaseUser, **fields: Any) -> Metric:
+    """Edit a definition. Changing a certified metric's SQL (or warehouse) removes the certification."""
+    unknown = set(fields) - set(METRIC_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    _normalise_tags(fields)
+    warehouse = fields.get("warehouse", metric.warehouse)
+    sql = fields.get("sql", metric.sql)
+    if "sql" in fields or "warehouse" in fields:
+        check_sql(sql=sql, warehouse=warehouse)
+        sql_changed = sql.strip() != metric.sql.strip() or warehouse.pk != metric.warehouse_id
+        if metric.certified and sql_changed:
+            fields["certified"] = False
+    return versioned_update(metric, expected_version=expected_version, by=by, fields=fields)
+
+
+def metric_certify(*, metric: Metric, by: AbstractBaseUser, certified: bool = True) -> Metric:
+    """Only admins certify (the caller checks the role); recorded in the metric's history."""
+    return versioned_update(metric, expected_version=metric.version, by=by, fields={"certified": certified})
+
+
+def metric_delete(*, metric: Metric, by: AbstractBaseUser) -> None:
+    metric._history_user = by  # type: ignore[attr-defined]
+    metric.delete()
+
+
+def annotation_add(
+    *, metric: Metric, day: date, text: str, by: AbstractBaseUser | None, source: str = "note", source_ref: str = ""
+) -> Annotation:
+    annotation = Annotation(metric=metric, date=day, text=text, created_by=by, source=source, source_ref=source_ref)
+    annotation.full_clean()
+    annotation.save()
+    return annotation
+
+
+# Refreshes
+
+
+def refresh_enqueue(*, metric: Metric, trigger: str, by: AbstractBaseUser | None = None) -> RefreshRun:
+    """Queue a refresh (after the transaction commits); an already queued or running one is reused."""
+    from .tasks import refresh_metric  # tasks import services: import at call time
+
+    with transaction.atomic():
+        active = (
+            RefreshRun.objects.select_for_update()
+            .filter(metric=metric, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+            .first()
+        )
+        if active is not None:
+            return active
+        run = RefreshRun.objects.create(metric=metric, trigger=trigger, requested_by=by)
+        transaction.on_commit(lambda: refresh_metric.delay(run.pk))
+        return run
+
+
+def preview(
+    *, metric: Metric | None = None, sql: str | None = None, warehouse: Warehouse | None = None, rows: int = 20
+) -> warehouses.QueryResult:
+    """Run a query with the warehouse's timeout and show its first rows (nothing is stored)."""
+    warehouse = warehouse or metric.warehouse
+    return warehouses.run_query(warehouse, sql if sql is not None else metric.sql, row_cap=rows)
+
+
+class BadResult(QueryFailed):
+    """The query ran but did not return (period, value) rows or one value."""
+
+
+def _as_number(value: Any, where: str) -> float:
+    if value is None:
+        raise BadResult(f"{where} has no value (NULL): make the query return a number for every period.")
+    if isinstance(value, bool):
+        raise BadResult(f"{where} is a true/false, not a number.")
+    if isinstance(value, int | float | Decimal):
+        number = float(value)
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise BadResult(f"{where} is {str(value)[:40]!r}, not a number.") from None
+    if math.isnan(number) or math.isinf(number):
+        raise BadResult(f"{where} is not a finite number.")
+    return number
+
+
+def _as_period(value: Any, where: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        parsed = parse_date(value.strip()) or (parse_datetime(value.strip()) or None)
+        if isinstance(parsed, datetime):
+            return parsed.date()
+        if parsed:
+            return parsed
+    raise BadResult(f"{where}: {str(value)[:40]!r} is not a date (use YYYY-MM-DD).")
+
+
+def period_now(grain: str, today: date | None = None) -> date:
+    today = today or timezone.localdate()
+    if grain == Grain.WEEK:
+        return today - timedelta(days=today.weekday())
+    if grain == Grain.MONTH:
+        return today.replace(day=1)
+    return today
+
+
+def parse_result(result: warehouses.QueryResult, grain: str) -> dict[date, float]:
+    """{period: value} from rows of (period, value), or one value for "now"."""
+    if result.truncated:
+        raise BadResult(
+            f"The query returned more rows than the warehouse's cap ({len(result.rows)}): aggregate it, or raise the cap."
+        )
+    if not result.rows:
+        raise BadResult("The query returned no rows: earlier values are kept.")
+    if len(result.columns) == 1:
+        if len(result.rows) != 1:
+            raise BadResult(
+                "A one-column query must return exactly one value; return (period, value) rows for a series."
+            )
+        return {period_now(grain): _as_number(result.rows[0][0], "The value")}
+    if len(result.columns) != 2:
+        raise BadResult(f"Return two columns (period, value); this query returns {len(result.columns)}.")
+    values: dict[date, float] = {}
+    for i, (period, value) in enumerate(result.rows, start=1):
+        day = _as_period(period, f"Row {i}")
+        if day in values:
+            raise BadResult(f"The period {day} appears twice: group by period so each has one value.")
+        values[day] = _as_number(value, f"Row {i} ({day})")
+    return values
+
+
+def store_snapshots(*, metric: Metric, values: dict[date, float], run: RefreshRun | None) -> int:
+    """Upsert the values, writing only new or changed periods, in bulk. Returns how many were written."""
+    now = timezone.now()
+    existing = dict(Snapshot.objects.filter(metric=metric, period__in=list(values)).values_list("period", "value"))
+    changed = [
+        Snapshot(metric=metric, period=period, value=value, computed_at=now, run=run)
+        for period, value in values.items()
+        if period not in existing or not math.isclose(existing[period], value, rel_tol=1e-12, abs_tol=1e-12)
+    ]
+    if changed:
+        Snapshot.objects.bulk_create(
+            changed,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["metric", "period"],
+            update_fields=["value", "computed_at", "run"],
+        )
+    return len(changed)
+
+
+def run_started(run_id: int) -> RefreshRun | None:
+    """Mark a run as running (again, after a redelivery); None if it already finished."""
+    with transaction.atomic():
+        run = RefreshRun.objects.select_for_update().select_related("metric__warehouse").filter(pk=run_id).first()
+        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            return None
+        run.status = RunStatus.RUNNING
+        run.started_at = run.started_at or timezone.now()
+        run.attempts += 1
+        run.save(update_fields=["status", "started_at", "attempts"])
+        return run
+
+
+def run_refresh(run: RefreshRun) -> RefreshRun:
+    """Compute the run's metric. WarehouseUnavailable propagates (the task retries); others fail the run."""
+    metric = run.metric
+    try:
+        result = warehouses.run_query(metric.warehouse, metric.sql)
+        values = parse_result(result, metric.grain)
+    except QueryFailed as error:
+        return run_failed(run, str(error))
+    except warehouses.CredentialsRefused as error:
+        return run_failed(run, str(error))
+    with transaction.atomic():
+        written = store_snapshots(metric=metric, values=values, run=run)
+        now = timezone.now()
+        run.status = RunStatus.SUCCEEDED
+        run.finished_at = now
+        run.rows = len(result.rows)
+        run.changed = written
+        run.error = ""
+        run.save(update_fields=["status", "finished_at", "rows", "changed", "error"])
+        Metric.objects.filter(pk=metric.pk).update(last_refreshed_at=now)
+    return run
+
+
+def record_retry(run: RefreshRun, reason: str) -> RefreshRun:
+    """Back to queued, with the reason of this attempt's failure, until the next attempt."""
+    run.status = RunStatus.QUEUED
+    run.error = f"Attempt {run.attempts} failed, retrying: {reason}"[:2000]
+    run.save(update_fields=["status", "error"])
+    return run
+
+
+def run_failed(run: RefreshRun, reason: str) -> RefreshRun:
+    run.status = RunStatus.FAILED
+    run.finished_at = timezone.now()
+    run.error = reason[:2000]
+    run.save(update_fields=["status", "finished_at", "error"])
+    return run
+
+
+def due_metrics(*, now: datetime | None = None) -> list[Metric]:
+    """Metrics whose schedule says they should refresh and that have no refresh under way."""
+    active = RefreshRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).values("metric_id")
+    candidates = Metric.objects.exclude(pk__in=active).only("id", "schedule", "last_refreshed_at", "team_id")
+    return [m for m in candidates if m.is_due]
+
+
+def refresh_sync(*, metric: Metric, trigger: str, by: AbstractBaseUser | None = None) -> RefreshRun:
+    """Refresh now, in this process (the command's --sync, and seed_demo). Unavailability fails the run."""
+    run = RefreshRun.objects.create(metric=metric, trigger=trigger, requested_by=by)
+    run = run_started(run.pk)
+    try:
+        return run_refresh(run)
+    except WarehouseError as error:
+        return run_failed(run, str(error))

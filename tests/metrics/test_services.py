@@ -1,0 +1,250 @@
+"""The metrics domain's rules: SQL checks, result parsing, idempotent snapshots, targets, secrets."""
+
+from datetime import date, timedelta
+from io import StringIO
+
+import duckdb
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.utils import timezone
+
+from metrics import crypto, services, sqlguard, warehouses
+from metrics.models import Direction, Metric, RefreshRun, RunStatus, Snapshot, TargetStatus, Warehouse
+from metrics.warehouses import QueryResult
+from opportunities import services as tree_services
+from opportunities.models import Kind
+from tests.opportunities.factories import add
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+@pytest.fixture
+def duck(tmp_path):
+    """A real DuckDB file with ten days of values."""
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            "CREATE TABLE daily AS SELECT CAST(DATE '2026-01-01' + INTERVAL (i) DAY AS DATE) AS day, "
+            "CAST(i * 10 AS DOUBLE) AS value, 'x' || i AS label FROM range(10) t(i)"
+        )
+    return path
+
+
+@pytest.fixture
+def warehouse(team, team_admin, duck):
+    return services.warehouse_create(team=team, by=team_admin, name="Duck", url=f"duckdb:///{duck}")
+
+
+def make_metric(team, editor, warehouse, sql="SELECT day, value FROM daily ORDER BY day", **fields):
+    defaults = {"key": "ops_daily_value", "name": "Value", "definition": "A value."}
+    return services.metric_create(team=team, by=editor, warehouse=warehouse, sql=sql, **{**defaults, **fields})
+
+
+def test_refresh_stores_one_snapshot_per_period_equal_to_the_warehouse(team, editor, warehouse, duck):
+    metric = make_metric(team, editor, warehouse)
+    run = services.refresh_sync(metric=metric, trigger="test")
+    assert (run.status, run.rows, run.changed) == (RunStatus.SUCCEEDED, 10, 10)
+    warehouses.dispose_all()  # DuckDB allows one configuration per file in a process
+    with duckdb.connect(str(duck), read_only=True) as conn:
+        expected = dict(conn.execute("SELECT day, value FROM daily").fetchall())
+    assert dict(Snapshot.objects.filter(metric=metric).values_list("period", "value")) == expected
+
+
+def test_refreshing_twice_writes_nothing_new(team, editor, warehouse):
+    metric = make_metric(team, editor, warehouse)
+    services.refresh_sync(metric=metric, trigger="test")
+    second = services.refresh_sync(metric=metric, trigger="test")
+    assert (second.status, second.changed) == (RunStatus.SUCCEEDED, 0)
+    assert Snapshot.objects.filter(metric=metric).count() == 10
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT day, label FROM daily", "not a number"),
+        ("SELECT day, NULL FROM daily", "NULL"),
+        ("SELECT DATE '2026-01-01', 1 FROM daily", "appears twice"),
+        ("SELECT day, value FROM daily WHERE false", "no rows"),
+        ("SELECT day, value, value FROM daily", "two columns"),
+        ("SELECT label, value FROM daily", "is not a date"),
+        ("SELECT day, value FROM no_such_table", "rejected the query"),
+    ],
+)
+def test_a_bad_result_fails_the_run_and_keeps_every_earlier_value(team, editor, warehouse, sql, message):
+    metric = make_metric(team, editor, warehouse)
+    services.refresh_sync(metric=metric, trigger="test")
+    before = list(Snapshot.objects.filter(metric=metric).values_list("period", "value", "computed_at"))
+    Metric.objects.filter(pk=metric.pk).update(sql=sql)
+    metric.refresh_from_db()
+    run = services.refresh_sync(metric=metric, trigger="test")
+    assert run.status == RunStatus.FAILED
+    assert message in run.error
+    assert list(Snapshot.objects.filter(metric=metric).values_list("period", "value", "computed_at")) == before
+
+
+def test_one_value_is_stored_for_the_current_period(team, editor, warehouse):
+    metric = make_metric(team, editor, warehouse, sql="SELECT max(value) FROM daily", grain="week")
+    services.refresh_sync(metric=metric, trigger="test")
+    snapshot = Snapshot.objects.get(metric=metric)
+    assert snapshot.value == 90
+    assert snapshot.period == TODAY - timedelta(days=TODAY.weekday())
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM daily",
+        "SELECT 1; DROP TABLE daily",
+        "INSTALL httpfs",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "ATTACH 'other.db'",
+        "SELECT * FROM '/etc/passwd'",
+    ],
+)
+def test_unsafe_sql_is_refused_before_saving(team, editor, warehouse, sql):
+    with pytest.raises(ValidationError) as error:
+        make_metric(team, editor, warehouse, sql=sql)
+    assert "sql" in error.value.message_dict
+    assert not Metric.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["Revenue", "revenue", "daily-revenue", "1_revenue", "revenue__daily", "rev_"])
+def test_keys_follow_the_naming_convention(team, editor, warehouse, key):
+    with pytest.raises(ValidationError) as error:
+        make_metric(team, editor, warehouse, key=key)
+    assert "lower_snake_case" in error.value.message_dict["key"][0]
+
+
+def test_keys_are_unique_in_a_team(team, editor, warehouse):
+    make_metric(team, editor, warehouse)
+    with pytest.raises(ValidationError) as error:
+        make_metric(team, editor, warehouse)
+    assert "already has a metric with this key" in str(error.value)
+
+
+def test_changing_a_certified_metrics_sql_removes_the_certification(team, editor, team_admin, warehouse):
+    metric = services.metric_certify(metric=make_metric(team, editor, warehouse), by=team_admin)
+    assert metric.certified
+    renamed = services.metric_update(metric=metric, expected_version=metric.version, by=editor, name="Renamed")
+    assert renamed.certified
+    changed = services.metric_update(
+        metric=renamed, expected_version=renamed.version, by=editor, sql="SELECT day, value * 2 FROM daily"
+    )
+    assert not changed.certified
+
+
+def test_refresh_enqueue_reuses_a_run_under_way(team, editor, warehouse):
+    metric = make_metric(team, editor, warehouse)
+    active = RefreshRun.objects.create(metric=metric, status=RunStatus.RUNNING)
+    assert services.refresh_enqueue(metric=metric, trigger="manual") == active
+    assert RefreshRun.objects.filter(metric=metric).count() == 1
+
+
+def test_due_metrics_follow_their_schedule(team, editor, warehouse):
+    metric = make_metric(team, editor, warehouse, schedule="daily")
+    assert services.due_metrics() == [metric]
+    Metric.objects.filter(pk=metric.pk).update(last_refreshed_at=timezone.now() - timedelta(hours=2))
+    assert services.due_metrics() == []
+    Metric.objects.filter(pk=metric.pk).update(last_refreshed_at=timezone.now() - timedelta(days=1, minutes=1))
+    assert [m.pk for m in services.due_metrics()] == [metric.pk]
+
+
+@pytest.mark.parametrize(
+    ("direction", "value", "expected"),
+    [
+        (Direction.UP, 120, TargetStatus.ON_TRACK),
+        (Direction.UP, 95, TargetStatus.AT_RISK),
+        (Direction.UP, 70, TargetStatus.OFF_TRACK),
+        (Direction.DOWN, 70, TargetStatus.ON_TRACK),
+        (Direction.DOWN, 105, TargetStatus.AT_RISK),
+        (Direction.DOWN, 130, TargetStatus.OFF_TRACK),
+    ],
+)
+def test_status_against_thresholds(direction, value, expected):
+    warning, critical = (100, 80) if direction == Direction.UP else (100, 120)
+    metric = Metric(
+        direction=direction, warning_threshold=warning, critical_threshold=critical, target_value=110,
+        schedule="daily", last_refreshed_at=timezone.now(),
+    )  # fmt: skip
+    assert metric.status_for(value) == expected
+
+
+def test_stale_data_is_never_on_track():
+    metric = Metric(direction=Direction.UP, target_value=10, schedule="daily")
+    metric.last_refreshed_at = timezone.now() - timedelta(days=3)
+    assert metric.status_for(100) == TargetStatus.STALE
+
+
+def test_parse_result_accepts_dates_datetimes_strings_and_decimals():
+    from datetime import datetime
+    from decimal import Decimal
+
+    result = QueryResult(
+        columns=["period", "value"],
+        rows=[(date(2026, 1, 1), 1), (datetime(2026, 1, 2, 0, 0), Decimal("2.5")), ("2026-01-03", "3")],
+        truncated=False,
+    )
+    assert services.parse_result(result, "day") == {date(2026, 1, 1): 1.0, date(2026, 1, 2): 2.5, date(2026, 1, 3): 3.0}
+
+
+def test_the_secret_is_encrypted_at_rest_and_masked(team, team_admin, duck):
+    warehouse = services.warehouse_create(
+        team=team, by=team_admin, name="Secret", url=f"duckdb:///{duck}", secret="hunter2-very-secret"
+    )
+    stored = Warehouse.objects.get(pk=warehouse.pk)
+    assert "hunter2" not in stored.secret_ciphertext
+    assert stored.secret == "hunter2-very-secret"
+    kept = services.warehouse_update(
+        warehouse=stored, expected_version=stored.version, by=team_admin, secret=services.MASK, name="Renamed"
+    )
+    assert kept.secret == "hunter2-very-secret"
+    assert all("hunter2" not in str(v) for r in kept.history.all() for v in r.__dict__.values())
+
+
+def test_key_rotation_keeps_old_secrets_readable_and_is_idempotent(team, team_admin, duck, settings):
+    old_key, new_key = crypto.generate_key(), crypto.generate_key()
+    settings.SEXTANT_ENCRYPTION_KEYS = [old_key]
+    warehouse = services.warehouse_create(
+        team=team, by=team_admin, name="Rotated", url=f"duckdb:///{duck}", secret="s3cret-value"
+    )
+    settings.SEXTANT_ENCRYPTION_KEYS = [new_key, old_key]
+    assert Warehouse.objects.get(pk=warehouse.pk).secret == "s3cret-value"  # old ciphertext still reads
+    out = StringIO()
+    call_command("rotate_encryption_key", stdout=out)
+    assert "Re-encrypted 1" in out.getvalue()
+    call_command("rotate_encryption_key", stdout=out)
+    assert "Re-encrypted 0 secret(s) with the newest key; 1 already used it." in out.getvalue()
+    settings.SEXTANT_ENCRYPTION_KEYS = [new_key]  # the old key can go now
+    assert Warehouse.objects.get(pk=warehouse.pk).secret == "s3cret-value"
+
+
+def test_shipping_a_solution_annotates_its_outcomes_metric_once(team, editor, warehouse):
+    metric = make_metric(team, editor, warehouse)
+    outcome = add(team, editor, Kind.OUTCOME, "Outcome", metric=metric)
+    opportunity = add(team, editor, Kind.OPPORTUNITY, "Opportunity", outcome)
+    solution = add(team, editor, Kind.SOLUTION, "Ship it", opportunity)
+    shipped = tree_services.node_update(node=solution, expected_version=solution.version, by=editor, status="shipped")
+    assert list(metric.annotations.values_list("date", "text", "source")) == [
+        (shipped.shipped_on, "Shipped: Ship it", "shipped")
+    ]
+    again = tree_services.node_update(node=shipped, expected_version=shipped.version, by=editor, title="Ship it!")
+    tree_services.annotate_shipped(again, by=editor)
+    assert metric.annotations.count() == 1
+
+
+def test_refresh_metrics_command_with_progress(team, editor, warehouse):
+    make_metric(team, editor, warehouse)
+    out, err = StringIO(), StringIO()
+    call_command("refresh_metrics", "--sync", "--team", team.slug, stdout=out, stderr=err)
+    assert "1 refreshed." in out.getvalue()
+    assert "1/1" in err.getvalue()
+    assert Snapshot.objects.count() == 10
+
+
+def test_sqlguard_names_the_reason():
+    with pytest.raises(sqlguard.UnsafeSQL, match="exactly one statement"):
+        sqlguard.check("SELECT 1; SELECT 2", "postgres")
+    with pytest.raises(sqlguard.UnsafeSQL, match="writable|DELETE"):
+        sqlguard.check("WITH gone AS (DELETE FROM t RETURNING *) SELECT * FROM gone", "postgres")
