@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    "treebeard",
     "csp",
     "axes",
     "portfolio",
