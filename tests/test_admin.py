@@ -19,6 +19,6 @@ def models():
 @pytest.mark.parametrize("model", models(), ids=lambda m: m._meta.label)
 def test_every_model_has_an_admin_page_that_opens(model, admin_client):
     assert model in admin.site._registry, f"{model._meta.label} is not in the Django admin"
-    info = (model._meta.app_label, model._meta.model_name)
-    assert admin_client.get(reverse("admin:%s_%s_changelist" % info)).status_code == 200
-    assert admin_client.get(reverse("admin:%s_%s_add" % info)).status_code == 200
+    prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    assert admin_client.get(reverse(f"{prefix}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"{prefix}_add")).status_code == 200
