@@ -74,3 +74,18 @@ def api_for():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process_outside_integration_tests(request):
+    """Unit, page and API tests run Celery tasks in process, whatever REDIS_URL says;
+    tests marked `integration` keep the real broker (and start real workers)."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved

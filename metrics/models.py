@@ -17,15 +17,17 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from portfolio.models import DataProduct, Team, check_owner_is_member
+from portfolio.models import ConstraintErrorsOnField, DataProduct, Team, check_owner_is_member
 
 from . import crypto
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
 
-class Warehouse(models.Model):
+class Warehouse(ConstraintErrorsOnField):
     """A SQLAlchemy URL (without its password) plus a secret encrypted at rest."""
+
+    constraint_field = "name"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="warehouses")
     name = models.CharField(max_length=120)
@@ -124,7 +126,8 @@ class TargetStatus(models.TextChoices):
     STALE = "stale", "Stale"
 
 
-class Metric(models.Model):
+class Metric(ConstraintErrorsOnField):
+    constraint_field = "key"
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="metrics")
     key = models.CharField(
         max_length=100,

@@ -156,7 +156,7 @@ class MetricDetail:
 
 
 def metric_detail(*, team: Team, key: str, range_: str = "quarter") -> MetricDetail:
-    """One metric with its series in the range, annotations, recent runs. Four queries."""
+    """One metric with its series in the range, annotations, recent runs. Five or six queries."""
     metric = (
         Metric.objects.select_related("owner", "warehouse", "parent", "data_product", "team")
         .prefetch_related(Prefetch("inputs", queryset=Metric.objects.order_by("key")))

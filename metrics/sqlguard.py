@@ -54,6 +54,8 @@ FORBIDDEN_FUNCTIONS = {
     "read_json_objects", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "read_text", "read_blob",
     "glob", "sniff_csv", "parquet_metadata", "parquet_schema", "iceberg_scan", "delta_scan", "sqlite_scan",
     "postgres_scan", "mysql_scan", "read_xlsx", "load_extension", "install_extension", "attach",
+    "query", "query_table",  # DuckDB: run a query given as a string, beyond the parser's sight
+    "nextval", "setval",  # PostgreSQL sequences: a write
     # SQLite
     "readfile", "writefile", "fts3_tokenizer", "edit",
 }  # fmt: skip

@@ -30,8 +30,10 @@ def refresh_metric(self, run_id: int) -> str:
     try:
         run = services.run_refresh(run)
     except WarehouseUnavailable as error:
-        if self.request.retries >= MAX_RETRIES:
-            services.run_failed(run, f"{error} (gave up after {MAX_RETRIES + 1} attempts)")
+        if self.request.is_eager or self.request.retries >= MAX_RETRIES:
+            # In process (the embedded demo) there is no broker to retry through: fail the run now.
+            attempts = "" if self.request.is_eager else f" (gave up after {MAX_RETRIES + 1} attempts)"
+            services.run_failed(run, f"{error}{attempts}")
             return "failed"
         services.record_retry(run, str(error))
         raise

@@ -26,6 +26,7 @@ from . import sqlguard
 from .crypto import SecretUnreadable
 
 TESTED_DIALECTS = ("duckdb", "sqlite", "postgresql", "mysql", "mariadb")
+DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 CONNECT_TIMEOUT_S = 5
 
 
@@ -106,9 +107,11 @@ def _build_engine(warehouse: Any) -> Engine:
         secret = warehouse.secret
     except SecretUnreadable as error:
         raise CredentialsRefused(str(error)) from None
-    if secret:
-        url = url.set(password=secret)
     backend = url.get_backend_name()
+    if secret and backend not in ("duckdb", "sqlite"):  # files have no password
+        url = url.set(password=secret)
+    if url.drivername in DEFAULT_DRIVERS:  # the drivers Sextant installs, not SQLAlchemy's defaults
+        url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
     timeout_ms = warehouse.statement_timeout_s * 1000
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     try:
@@ -187,7 +190,8 @@ _UNREACHABLE = re.compile(
     r"could not connect|connection refused|could not translate host|name or service not known|"
     r"can't connect|unknown mysql server host|no route to host|network is unreachable|"
     r"server closed the connection|connection reset|lost connection|timeout expired|timed out|"
-    r"unable to open database|could not set lock|conflicting lock",
+    r"unable to open database|could not set lock|conflicting lock|database does not exist|cannot open database|"
+    r"no such file or directory",
     re.I,
 )
 _TIMEOUT = re.compile(
@@ -200,12 +204,13 @@ _CREDENTIALS = re.compile(
 )
 
 
-def _translate(error: Exception, warehouse: Any, secret: str, timed_out: bool) -> WarehouseError:
+def _translate(
+    error: Exception, warehouse: Any, secret: str, timed_out: bool, timeout_s: float | None = None
+) -> WarehouseError:
     text = _scrub(str(getattr(error, "orig", None) or error), secret)
     if timed_out or _TIMEOUT.search(text):
-        return QueryTimedOut(
-            f"The query ran longer than the {warehouse.statement_timeout_s} s timeout and was cancelled on the warehouse."
-        )
+        limit = timeout_s or warehouse.statement_timeout_s
+        return QueryTimedOut(f"The query ran longer than the {limit:g} s timeout and was cancelled on the warehouse.")
     if _CREDENTIALS.search(text):
         return CredentialsRefused(f"The warehouse refused the credentials: {text}")
     if _UNREACHABLE.search(text) or isinstance(error, DBAPIError) and error.connection_invalidated:
@@ -251,11 +256,11 @@ def run_query(warehouse: Any, sql: str, *, row_cap: int | None = None, timeout_s
     except WarehouseError:
         raise
     except (SQLAlchemyError, sqlite3.Error, OSError) as error:
-        raise _translate(error, warehouse, secret, timed_out.is_set()) from None
+        raise _translate(error, warehouse, secret, timed_out.is_set(), timeout_s) from None
     except Exception as error:  # noqa: BLE001 - drivers raise their own types; translate them all
-        raise _translate(error, warehouse, secret, timed_out.is_set()) from None
+        raise _translate(error, warehouse, secret, timed_out.is_set(), timeout_s) from None
     if timed_out.is_set():
-        raise _translate(TimeoutError(), warehouse, secret, True)
+        raise _translate(TimeoutError(), warehouse, secret, True, timeout_s)
     return QueryResult(columns=columns, rows=rows[:row_cap], truncated=len(rows) > row_cap)
 
 

@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.integration.warehouses import *  # noqa: F403 - the warehouse, broker and worker fixtures
 from tests.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]

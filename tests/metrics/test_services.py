@@ -248,3 +248,29 @@ def test_sqlguard_names_the_reason():
         sqlguard.check("SELECT 1; SELECT 2", "postgres")
     with pytest.raises(sqlguard.UnsafeSQL, match="writable|DELETE"):
         sqlguard.check("WITH gone AS (DELETE FROM t RETURNING *) SELECT * FROM gone", "postgres")
+
+
+def test_plain_dialect_urls_use_the_drivers_sextant_installs(team, team_admin):
+    for url, driver in (
+        ("postgresql://reader@127.0.0.1:1/analytics", "postgresql+psycopg2"),
+        ("mysql://reader@127.0.0.1:1/analytics", "mysql+pymysql"),
+    ):
+        warehouse = services.warehouse_create(team=team, by=team_admin, name=driver, url=url, secret="pw-1")
+        assert warehouses.engine_for(warehouse).url.drivername == driver
+        assert warehouses.engine_for(warehouse).url.password == "pw-1"
+
+
+def test_a_file_warehouse_with_a_secret_still_connects(team, team_admin, duck):
+    warehouse = services.warehouse_create(
+        team=team, by=team_admin, name="Duck with secret", url=f"duckdb:///{duck}", secret="ignored"
+    )
+    assert warehouses.check_connection(warehouse) == (True, "Connected: the warehouse answered a test query.")
+
+
+def test_a_missing_database_file_reads_as_a_connection_problem(team, team_admin, tmp_path):
+    warehouse = services.warehouse_create(
+        team=team, by=team_admin, name="Gone", url=f"duckdb:///{tmp_path / 'missing.duckdb'}"
+    )
+    ok, message = warehouses.check_connection(warehouse)
+    assert not ok
+    assert message.startswith("Cannot reach the warehouse")

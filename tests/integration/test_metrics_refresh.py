@@ -1,0 +1,269 @@
+"""Refreshes computed by a real Celery worker process from real warehouses, and their faults.
+
+The worker runs on the test database and Redis; the warehouses are a DuckDB file, a PostgreSQL
+database and a MariaDB database (tests/integration/warehouses.py). Every fault leaves the
+snapshots of the last good refresh exactly as they were and fails the run with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from django.db.models import Count
+
+from metrics import services
+from metrics.models import Metric, RefreshRun, RunStatus, Snapshot
+from metrics.tasks import MAX_RETRIES, refresh_metric
+from tests.integration.warehouses import (
+    DAILY_REVENUE_SQL,
+    DAYS,
+    ORDER_COUNT_SQL,
+    add_metric,
+    add_warehouse,
+    as_series,
+    purge_broker,
+    snapshot_rows,
+    stop_worker,
+    stored_series,
+    wait_for_run,
+    worker_children,
+    worker_process,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _warehouse(request, kind: str, team, by):
+    """The team's warehouse of this kind, and a function asking the warehouse itself (its own driver)."""
+    if kind == "duckdb":
+        duck = request.getfixturevalue("duckdb_warehouse_file")
+        return add_warehouse(team, by, url=duck.url), duck.query
+    if kind == "postgresql":
+        pg = request.getfixturevalue("postgres_warehouse_db")
+        return add_warehouse(team, by, url=pg.url(), secret=pg.reader_password), pg.query
+    maria = request.getfixturevalue("mariadb_warehouse_db")
+    return add_warehouse(team, by, url=maria.url(), secret=maria.reader_password), maria.query
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql", "mariadb"])
+def test_worker_stores_the_values_the_warehouse_computes(
+    request, kind, clean_broker, celery_worker, team, team_admin, editor
+):
+    warehouse, ask_warehouse = _warehouse(request, kind, team, team_admin)
+    revenue = add_metric(team, editor, warehouse)
+    orders = add_metric(team, editor, warehouse, sql=ORDER_COUNT_SQL, key="shop_order_count")
+
+    runs = [services.refresh_enqueue(metric=m, trigger="api", by=editor) for m in (revenue, orders)]
+    runs = [wait_for_run(run) for run in runs]
+
+    assert [(r.status, r.error, r.attempts) for r in runs] == [(RunStatus.SUCCEEDED, "", 1)] * 2
+    expected = as_series(ask_warehouse(DAILY_REVENUE_SQL))
+    assert len(expected) == DAYS
+    assert stored_series(revenue) == expected
+    assert (runs[0].rows, runs[0].changed) == (DAYS, DAYS)
+    [(order_count,)] = ask_warehouse(ORDER_COUNT_SQL)
+    assert stored_series(orders) == {services.period_now(orders.grain): float(order_count)}
+    assert Metric.objects.get(pk=revenue.pk).last_refreshed_at == runs[0].finished_at
+
+    before = snapshot_rows(revenue)
+    again = wait_for_run(services.refresh_enqueue(metric=revenue, trigger="api", by=editor))
+    assert (again.status, again.changed) == (RunStatus.SUCCEEDED, 0)
+    assert snapshot_rows(revenue) == before  # running it twice stores nothing twice, and rewrites nothing
+
+
+@pytest.fixture
+def refreshed_metric(postgres_warehouse_db, team, team_admin, editor) -> Metric:
+    """Daily revenue from the PostgreSQL warehouse, already refreshed once (in this process)."""
+    pg = postgres_warehouse_db
+    warehouse = add_warehouse(team, team_admin, url=pg.url(), secret=pg.reader_password)
+    metric = add_metric(team, editor, warehouse)
+    run = services.refresh_sync(metric=metric, trigger="seed")
+    assert (run.status, Snapshot.objects.filter(metric=metric).count()) == (RunStatus.SUCCEEDED, DAYS)
+    return Metric.objects.get(pk=metric.pk)
+
+
+def _set_sql(metric: Metric, sql: str, by, *, through_the_service: bool = True) -> None:
+    if through_the_service:
+        services.metric_update(metric=metric, expected_version=metric.version, by=by, sql=sql)
+    else:  # a definition saved before the checks existed, or edited behind Sextant's back
+        Metric.objects.filter(pk=metric.pk).update(sql=sql)
+
+
+FAILS_AT_ONCE = {  # case: (sql, the reason the run gives, whether the service accepts the SQL)
+    "non-numeric values": (
+        "select day, 'n/a' as revenue from orders group by day order by day",
+        "is 'n/a', not a number",
+        True,
+    ),
+    "a NULL value": (
+        "select day, case when day = date '2025-01-10' then null else sum(amount) end from orders group by day",
+        "(2025-01-10) has no value (NULL)",
+        True,
+    ),
+    "a NULL period": ("select null::date as day, sum(amount) from orders", "is not a date", True),
+    "duplicate periods": ("select day, amount from orders order by day", "appears twice", True),
+    "an empty result": (
+        "select day, sum(amount) from orders where day > date '2030-01-01' group by day",
+        "The query returned no rows",
+        True,
+    ),
+    # Saved behind the service's back (it refuses SQL that does not parse), e.g. before the check existed.
+    "a syntax error Sextant's parser finds": (
+        "selec day, sum(amount) from orders group by day",
+        "The query does not parse",
+        False,
+    ),
+    "a syntax error the warehouse finds": (
+        "select day,, sum(amount) from orders group by day",
+        'The warehouse rejected the query: syntax error at or near ","',
+        True,
+    ),
+    "a missing table": (
+        "select day, sum(amount) from order_lines group by day",
+        'relation "order_lines" does not exist',
+        True,
+    ),
+}
+
+
+def test_bad_sql_or_results_fail_at_once_and_keep_earlier_snapshots(
+    clean_broker, celery_worker, postgres_warehouse_db, team, team_admin, editor
+):
+    """One metric per case, each refreshed once successfully, then broken, then refreshed by the worker."""
+    pg = postgres_warehouse_db
+    warehouse = add_warehouse(team, team_admin, url=pg.url(), secret=pg.reader_password)
+    cases = {}
+    for i, (case, (sql, reason, through_the_service)) in enumerate(FAILS_AT_ONCE.items()):
+        metric = add_metric(team, editor, warehouse, key=f"shop_daily_revenue_{i}")
+        assert services.refresh_sync(metric=metric, trigger="seed").status == RunStatus.SUCCEEDED
+        metric.refresh_from_db()
+        _set_sql(metric, sql, editor, through_the_service=through_the_service)
+        cases[case] = (metric, snapshot_rows(metric), reason)
+
+    runs = {
+        case: services.refresh_enqueue(metric=metric, trigger="api", by=editor) for case, (metric, *_) in cases.items()
+    }
+    runs = {case: wait_for_run(run) for case, run in runs.items()}
+
+    outcome = {
+        case: {
+            "status": runs[case].status,
+            "attempts": runs[case].attempts,  # 1: no retry, running it again would fail the same way
+            "gives the reason": reason in runs[case].error,
+            "earlier snapshots untouched": snapshot_rows(metric) == before and len(before) == DAYS,
+            "last good refresh kept": Metric.objects.get(pk=metric.pk).last_refreshed_at == metric.last_refreshed_at,
+        }
+        for case, (metric, before, reason) in cases.items()
+    }
+    failed_at_once = {
+        "status": RunStatus.FAILED,
+        "attempts": 1,
+        "gives the reason": True,
+        "earlier snapshots untouched": True,
+        "last good refresh kept": True,
+    }
+    assert outcome == dict.fromkeys(cases, failed_at_once), {case: run.error for case, run in runs.items()}
+
+
+def _last_attempt(run: RefreshRun, redis_url: str, log_path) -> tuple[RefreshRun, float]:
+    """The last retry as a worker runs it after the backoff (up to a minute, with jitter): the same
+    task with its retry count exhausted, on a fresh worker. Returns the run and how long it took."""
+    purge_broker(redis_url)  # the retry the stopped worker was still holding
+    with worker_process(redis_url, log_path):
+        started = time.monotonic()
+        refresh_metric.apply_async(args=[run.pk], retries=MAX_RETRIES)
+        run = wait_for_run(run)
+        return run, time.monotonic() - started
+
+
+def test_unreachable_warehouse_is_retried_then_fails_and_keeps_earlier_snapshots(
+    clean_broker, celery_worker, redis_url, refreshed_metric, postgres_warehouse_db, team_admin, editor, tmp_path
+):
+    metric = refreshed_metric
+    before = snapshot_rows(metric)
+    warehouse = metric.warehouse
+    closed_port = postgres_warehouse_db.url(port=1)
+    services.warehouse_update(warehouse=warehouse, expected_version=warehouse.version, by=team_admin, url=closed_port)
+
+    run = services.refresh_enqueue(metric=metric, trigger="api", by=editor)
+    # The worker retries through the broker, with backoff (up to 2 s, then 4 s, ... with jitter).
+    retrying = wait_for_run(run, lambda r: r.attempts >= 2 and "retrying: Cannot reach the warehouse" in r.error)
+    assert retrying.status != RunStatus.FAILED
+    stop_worker(celery_worker)
+    attempts = RefreshRun.objects.get(pk=run.pk).attempts
+    assert snapshot_rows(metric) == before
+
+    run, _ = _last_attempt(run, redis_url, tmp_path / "last-attempt.log")
+
+    assert run.status == RunStatus.FAILED
+    assert run.error.startswith("Cannot reach the warehouse:")
+    assert "refused" in run.error.lower()
+    assert run.error.endswith(f"(gave up after {MAX_RETRIES + 1} attempts)")
+    assert run.attempts == attempts + 1
+    assert snapshot_rows(metric) == before
+
+
+def test_query_past_the_timeout_is_cancelled_on_the_warehouse_then_fails(
+    clean_broker, celery_worker, redis_url, refreshed_metric, postgres_warehouse_db, team_admin, editor, tmp_path
+):
+    pg = postgres_warehouse_db
+    metric = refreshed_metric
+    before = snapshot_rows(metric)
+    warehouse = metric.warehouse
+    services.warehouse_update(
+        warehouse=warehouse, expected_version=warehouse.version, by=team_admin, statement_timeout_s=2
+    )
+    _set_sql(metric, "select pg_sleep(30)", editor)
+
+    run = services.refresh_enqueue(metric=metric, trigger="api", by=editor)
+    timed_out = "The query ran longer than the 2 s timeout and was cancelled on the warehouse."
+    first = wait_for_run(run, lambda r: r.attempts >= 1 and timed_out in r.error, timeout=15)
+    assert first.status != RunStatus.FAILED  # a timeout is worth retrying
+    stop_worker(celery_worker)  # a warm shutdown: an attempt under way ends first
+    assert pg.active_queries("%pg_sleep(30)%") == []
+
+    run, elapsed = _last_attempt(run, redis_url, tmp_path / "last-attempt.log")
+    assert pg.active_queries("%pg_sleep(30)%") == []  # cancelled on the warehouse, not abandoned
+
+    assert run.status == RunStatus.FAILED
+    assert run.error == f"{timed_out} (gave up after {MAX_RETRIES + 1} attempts)"
+    assert 2 <= elapsed < 10
+    assert snapshot_rows(metric) == before
+
+
+SLOW_REVENUE_SQL = (
+    "with pause as (select pg_sleep(5)) select day, sum(amount) as revenue from orders, pause group by day order by day"
+)
+
+
+def test_worker_killed_mid_refresh_redelivers_and_stores_each_period_once(
+    clean_broker, redis_url, postgres_warehouse_db, team, team_admin, editor, tmp_path
+):
+    pg = postgres_warehouse_db
+    warehouse = add_warehouse(team, team_admin, url=pg.url(), secret=pg.reader_password)
+    metric = add_metric(team, editor, warehouse, sql=SLOW_REVENUE_SQL)
+    log = tmp_path / "prefork-worker.log"
+
+    with worker_process(redis_url, log, pool="prefork", concurrency=1) as worker:
+        run = services.refresh_enqueue(metric=metric, trigger="api", by=editor)
+        wait_for_run(run, lambda r: r.status == RunStatus.RUNNING, timeout=15)
+        deadline = time.monotonic() + 5
+        while not pg.active_queries("%pg_sleep(5)%"):
+            assert time.monotonic() < deadline, "the refresh's query never showed up on the warehouse"
+            time.sleep(0.05)
+        [child] = worker_children(worker.pid)
+        os.kill(child, signal.SIGKILL)  # the pool process running the task, mid-query
+
+        run = wait_for_run(run, timeout=40)
+        worker_log = log.read_text()
+
+    assert "WorkerLostError" in worker_log, worker_log[-3000:]
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.attempts == 2  # the killed attempt, then the redelivered one
+    assert stored_series(metric) == as_series(pg.query(DAILY_REVENUE_SQL))
+    duplicated = Snapshot.objects.filter(metric=metric).values("period").annotate(n=Count("pk")).filter(n__gt=1)
+    assert list(duplicated) == []
+    assert Snapshot.objects.filter(metric=metric).count() == DAYS
