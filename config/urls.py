@@ -9,13 +9,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from config import health
+from interviews.api import router as interviews_router
+from metrics.api import router as metrics_router
 from opportunities.api import router as opportunities_router
 from portfolio.api import ObtainTokenView
 from portfolio.api import router as portfolio_router
 
 # One API root for every app's viewsets; each app's basenames are its own, so URL names stay unique.
 api_router = DefaultRouter()
-for app_router in (portfolio_router, opportunities_router):
+api_router.include_format_suffixes = False  # JSON only: no ".json" twin of every route (actions did not accept it)
+for app_router in (portfolio_router, interviews_router, opportunities_router, metrics_router):
     api_router.registry.extend(app_router.registry)
 
 urlpatterns = [
@@ -35,4 +38,6 @@ urlpatterns = [
     path("api/", include((api_router.urls, "api"), namespace="api")),
     path("", include("portfolio.urls")),
     path("", include("opportunities.urls")),
+    path("", include("metrics.urls")),
+    path("", include("interviews.urls")),
 ]

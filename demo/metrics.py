@@ -99,7 +99,7 @@ def seed_metrics(team, users: dict, products: dict, *, stream=None) -> int:  # t
         )
     created = 0
     by_key = {m.key: m for m in Metric.objects.filter(team=team)}
-    for (key, name, unit, direction, grain, parent, north, target, warn, crit, tags, product, definition, sql) in METRICS:
+    for key, name, unit, direction, grain, parent, north, target, warn, crit, tags, product, definition, sql in METRICS:
         if key in by_key:
             continue
         owner = users["lead"] if "pipelines" in key or "orders_data" in key else users["pm"]
@@ -128,12 +128,16 @@ def _link_tree(team, users: dict, by_key: dict) -> None:  # type: ignore[no-unty
     for title, key in OUTCOME_METRICS.items():
         outcome = Node.objects.filter(team=team, kind=Kind.OUTCOME, title=title).first()
         if outcome is not None and outcome.metric_id is None:
-            tree_services.node_update(node=outcome, expected_version=outcome.version, by=users["pm"], metric=by_key[key])
+            tree_services.node_update(
+                node=outcome, expected_version=outcome.version, by=users["pm"], metric=by_key[key]
+            )
     for solution in Node.objects.filter(team=team, kind=Kind.SOLUTION, status=SolutionStatus.SHIPPED):
         tree_services.annotate_shipped(solution, by=users["pm"])
     revenue = by_key.get("sales_daily_revenue")
     if revenue is not None and not revenue.annotations.filter(source="note").exists():
         metric_services.annotation_add(
-            metric=revenue, day=timezone.localdate() - timedelta(days=26), by=users["lead"],
+            metric=revenue,
+            day=timezone.localdate() - timedelta(days=26),
+            by=users["lead"],
             text="Black Friday campaign started",
         )

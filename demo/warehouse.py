@@ -28,21 +28,21 @@ def _sql(start: date, end: date) -> list[str]:
         f"CREATE TABLE calendar AS SELECT CAST(d AS DATE) AS day FROM {span} t(d)",
         f"""CREATE TABLE daily_orders AS
             SELECT day, channel,
-                   CAST(round(base * (1 + 0.35 * {t}) * (1 + 0.25 * {weekend} * weight) * (0.85 + 0.3 * {n('o')})) AS INTEGER) AS orders,
-                   round(base * (1 + 0.35 * {t}) * (0.85 + 0.3 * {n('o')}) * aov * (0.95 + 0.1 * {n('v')}), 2) AS revenue
+                   CAST(round(base * (1 + 0.35 * {t}) * (1 + 0.25 * {weekend} * weight) * (0.85 + 0.3 * {n("o")})) AS INTEGER) AS orders,
+                   round(base * (1 + 0.35 * {t}) * (0.85 + 0.3 * {n("o")}) * aov * (0.95 + 0.1 * {n("v")}), 2) AS revenue
             FROM calendar,
                  (VALUES ('web', 420, 1.0, 61.0), ('app', 260, 1.4, 54.0), ('store', 380, 0.6, 72.0)) c(channel, base, weight, aov)""",
         f"""CREATE TABLE checkout_sessions AS
             SELECT day,
-                   CAST(round(9000 * (1 + 0.3 * {t}) * (0.9 + 0.2 * {n('s')})) AS INTEGER) AS sessions,
-                   CAST(round(9000 * (1 + 0.3 * {t}) * (0.9 + 0.2 * {n('s')}) * 0.11) AS INTEGER) AS checkouts_started,
-                   CAST(round(9000 * (1 + 0.3 * {t}) * (0.9 + 0.2 * {n('s')}) * (0.062 + 0.012 * {t} + 0.006 * {n('c')})) AS INTEGER)
+                   CAST(round(9000 * (1 + 0.3 * {t}) * (0.9 + 0.2 * {n("s")})) AS INTEGER) AS sessions,
+                   CAST(round(9000 * (1 + 0.3 * {t}) * (0.9 + 0.2 * {n("s")}) * 0.11) AS INTEGER) AS checkouts_started,
+                   CAST(round(9000 * (1 + 0.3 * {t}) * (0.9 + 0.2 * {n("s")}) * (0.062 + 0.012 * {t} + 0.006 * {n("c")})) AS INTEGER)
                        AS checkouts_completed
             FROM calendar""",
         f"""CREATE TABLE dashboard_views AS
             SELECT day, dashboard, team AS consuming_team,
-                   CAST(round(people * (0.5 + 0.9 * {t}) * (1 - 0.7 * {weekend}) * (0.8 + 0.4 * {n('d')})) AS INTEGER) AS viewers,
-                   CAST(round(people * 3.2 * (0.5 + 0.9 * {t}) * (1 - 0.7 * {weekend}) * (0.8 + 0.4 * {n('w')})) AS INTEGER) AS views
+                   CAST(round(people * (0.5 + 0.9 * {t}) * (1 - 0.7 * {weekend}) * (0.8 + 0.4 * {n("d")})) AS INTEGER) AS viewers,
+                   CAST(round(people * 3.2 * (0.5 + 0.9 * {t}) * (1 - 0.7 * {weekend}) * (0.8 + 0.4 * {n("w")})) AS INTEGER) AS views
             FROM calendar,
                  (VALUES ('Revenue', 'Finance', 14), ('Revenue', 'Executive team', 6), ('Revenue', 'Stores', 30),
                          ('Demand forecast', 'Merchandising', 22), ('Demand forecast', 'Supply Chain', 9),
@@ -50,19 +50,19 @@ def _sql(start: date, end: date) -> list[str]:
         f"""CREATE TABLE pipeline_runs AS
             SELECT day, pipeline,
                    CAST(day AS TIMESTAMP) + INTERVAL (hour) HOUR AS started_at,
-                   CAST(round(base_s * (1.25 - 0.4 * {t}) * (0.8 + 0.5 * {n('p')})) AS INTEGER) AS duration_s,
-                   {n('f')} > fail_rate * (1.3 - 0.8 * {t}) AS succeeded,
+                   CAST(round(base_s * (1.25 - 0.4 * {t}) * (0.8 + 0.5 * {n("p")})) AS INTEGER) AS duration_s,
+                   {n("f")} > fail_rate * (1.3 - 0.8 * {t}) AS succeeded,
                    CAST(round(rows_base * (1 + 0.3 * {t})) AS BIGINT) AS rows_loaded
             FROM calendar,
                  (VALUES ('orders', 2, 1500, 0.08, 2400000), ('customers', 3, 900, 0.05, 800000),
                          ('forecast', 5, 3600, 0.12, 150000), ('attribution', 4, 1200, 0.06, 600000)) p(pipeline, hour, base_s, fail_rate, rows_base)""",
         f"""CREATE TABLE data_requests AS
             SELECT day,
-                   CAST(round(14 * (1 - 0.8 * {weekend}) * (0.7 + 0.6 * {n('r')})) AS INTEGER) AS requested,
-                   round(60 * (1 - 0.6 * {t}) * (0.7 + 0.6 * {n('h')}), 1) AS median_hours_to_answer
+                   CAST(round(14 * (1 - 0.8 * {weekend}) * (0.7 + 0.6 * {n("r")})) AS INTEGER) AS requested,
+                   round(60 * (1 - 0.6 * {t}) * (0.7 + 0.6 * {n("h")}), 1) AS median_hours_to_answer
             FROM calendar""",
         f"""CREATE TABLE forecast_usage AS
-            SELECT day, CAST(round(80 * (0.15 + 0.3 * {t}) * (1 - 0.9 * {weekend}) * (0.85 + 0.3 * {n('u')})) AS INTEGER)
+            SELECT day, CAST(round(80 * (0.15 + 0.3 * {t}) * (1 - 0.9 * {weekend}) * (0.85 + 0.3 * {n("u")})) AS INTEGER)
                    AS active_merchandisers
             FROM calendar""",
     ]

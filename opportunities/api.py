@@ -106,6 +106,7 @@ class NodeSerializer(VersionedSerializer):
             "goal",
             "data_product",
             "lane",
+            "target_date",
             "reach",
             "impact",
             "confidence",

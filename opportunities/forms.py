@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
+from django.utils import timezone
 
 from metrics.models import Metric
 from portfolio.forms import DateInput, VersionedForm, team_members
@@ -13,11 +17,12 @@ from portfolio.models import DataProduct, Goal, Team
 
 from .models import SCORED_KINDS, STATUSES, Kind, Lane, Node
 from .queries import TreeFilter
+from .roadmap import RoadmapFilter
 
 KIND_FIELDS = {
     Kind.OUTCOME: ["goal", "metric"],
-    Kind.OPPORTUNITY: ["reach", "impact", "confidence", "effort"],
-    Kind.SOLUTION: ["shipped_on", "reach", "impact", "confidence", "effort"],
+    Kind.OPPORTUNITY: ["target_date", "reach", "impact", "confidence", "effort"],
+    Kind.SOLUTION: ["target_date", "shipped_on", "reach", "impact", "confidence", "effort"],
     Kind.EXPERIMENT: ["assumption", "method", "success_criterion", "result"],
 }
 COMMON_FIELDS = ["title", "description", "status", "owner", "lane", "data_product"]
@@ -29,8 +34,9 @@ class NodeForm(VersionedForm):
     class Meta:
         model = Node
         fields = [
-            "title", "description", "status", "owner", "lane", "data_product", "goal", "metric", "shipped_on",
-            "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
+            "title", "description", "status", "owner", "lane", "target_date", "data_product", "goal", "metric",
+            "shipped_on", "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion",
+            "result",
         ]  # fmt: skip
         widgets = {
             "description": forms.Textarea(attrs={"rows": 4}),
@@ -39,8 +45,14 @@ class NodeForm(VersionedForm):
             "success_criterion": forms.Textarea(attrs={"rows": 2}),
             "result": forms.Textarea(attrs={"rows": 2}),
             "shipped_on": DateInput,
+            "target_date": DateInput,
         }
-        labels = {"lane": "Roadmap lane", "success_criterion": "Success criterion", "effort": "Effort (person-weeks)"}
+        labels = {
+            "lane": "Roadmap lane",
+            "target_date": "Target date",
+            "success_criterion": "Success criterion",
+            "effort": "Effort (person-weeks)",
+        }
 
     def __init__(self, *args: Any, team: Team, kind: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -132,3 +144,132 @@ class ImportForm(forms.Form):
             return json.loads(upload.read().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise forms.ValidationError(f"This is not a JSON file ({error}).") from None
+
+
+# The roadmap
+
+
+class IdChoiceField(forms.TypedChoiceField):
+    """A choice among this team's objects by id; any other id (another team's included) is "no such"."""
+
+    def __init__(self, *, label: str, empty: str, missing: str):
+        super().__init__(
+            label=label,
+            required=False,
+            coerce=int,
+            empty_value=None,
+            error_messages={"invalid_choice": missing},
+        )
+        self.empty = empty
+
+    def set_choices(self, choices: Iterable[tuple[int, str]]) -> None:
+        self.choices = [("", self.empty), *choices]
+
+
+class RoadmapFilterForm(forms.Form):
+    """The roadmap's filters, read from the URL so a link reproduces the view."""
+
+    goal = IdChoiceField(label="Goal", empty="Any goal", missing="This team has no goal %(value)s.")
+    outcome = IdChoiceField(label="Outcome", empty="Any outcome", missing="This team has no outcome %(value)s.")
+    data_product = IdChoiceField(
+        label="Data product", empty="Any data product", missing="This team has no data product %(value)s."
+    )
+    owner = forms.ChoiceField(
+        label="Owner", required=False, error_messages={"invalid_choice": "Nobody called “%(value)s” is in this team."}
+    )
+    lane = forms.ChoiceField(
+        label="Lane",
+        required=False,
+        choices=[("", "Every lane"), *((v, label) for v, label in Lane.choices if v != Lane.NONE)],
+        error_messages={"invalid_choice": "There is no lane “%(value)s”: pick now, next, later or done."},
+    )
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        goals: Iterable[tuple[int, str]],
+        outcomes: Iterable[tuple[int, str]],
+        products: Iterable[tuple[int, str]],
+        owners: Iterable[str],
+    ):
+        super().__init__(data)
+        self.fields["goal"].set_choices(goals)
+        self.fields["outcome"].set_choices(outcomes)
+        self.fields["data_product"].set_choices(products)
+        self.fields["owner"].choices = [("", "Anyone"), *((name, name) for name in owners)]
+
+    def roadmap_filter(self) -> RoadmapFilter:
+        if not self.is_bound or not self.is_valid():
+            return RoadmapFilter()
+        data = self.cleaned_data
+        return RoadmapFilter(
+            goal=data["goal"],
+            outcome=data["outcome"],
+            data_product=data["data_product"],
+            owner=data["owner"] or "",
+            lane=data["lane"] or "",
+        )
+
+    def summary(self) -> list[str]:
+        """The filters in words, e.g. ["Goal: Cut the time to answer", "Lane: Now"]."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        return [
+            f"{field.label}: {dict(field.choices).get(self.cleaned_data[name], self.cleaned_data[name])}"
+            for name, field in self.fields.items()
+            if self.cleaned_data[name] not in (None, "")
+        ]
+
+    def query(self) -> str:
+        """The filters as a query string (the valid ones), for links and the CSV."""
+        if not self.is_bound or not self.is_valid():
+            return ""
+        return urlencode({name: value for name, value in self.cleaned_data.items() if value not in (None, "")})
+
+
+class LaneMoveForm(forms.Form):
+    lane = forms.CharField(max_length=20, help_text="now, next, later or done; none takes it off the roadmap.")
+    before = forms.IntegerField(required=False, help_text="The card it now sits above; empty: the end of the lane.")
+    position = forms.IntegerField(required=False, min_value=0, help_text="Its place in the lane, from 0.")
+    version = forms.IntegerField(required=False)
+
+
+class ShareLinkForm(forms.Form):
+    label = forms.CharField(
+        max_length=120, help_text="Who it is for, e.g. “Finance leadership”. Only the team sees it."
+    )
+    outcome = forms.ModelChoiceField(
+        queryset=Node.objects.none(),
+        required=False,
+        empty_label="The whole roadmap",
+        label="What it shows",
+        help_text="The whole roadmap, or only the items under one outcome.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        widget=DateInput,
+        label="Works until",
+        help_text="The link stops working after this day. Leave empty for a link that lasts until revoked.",
+    )
+    show_owners = forms.BooleanField(
+        required=False, label="Show owners", help_text="Show who owns each item (usernames only, never emails)."
+    )
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].queryset = Node.objects.filter(team=team, depth=1, kind=Kind.OUTCOME).order_by("path")
+        self.fields["outcome"].error_messages["invalid_choice"] = "Pick one of this team's outcomes."
+
+    def clean_expires_on(self) -> date | None:
+        day = self.cleaned_data["expires_on"]
+        if day is not None and day < timezone.localdate():
+            raise forms.ValidationError("Pick today or a day in the future.")
+        return day
+
+    def expires_at(self) -> datetime | None:
+        """The end of the chosen day (midnight after it), in the server's time zone."""
+        day = self.cleaned_data["expires_on"]
+        if day is None:
+            return None
+        return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))

@@ -7,6 +7,7 @@ under which live in `ALLOWED_PARENTS` and are enforced by the services.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -133,6 +134,10 @@ class Node(MP_Node):
         help_text="Outcomes: the metric that measures it. Solutions shipped under it annotate its chart.",
     )
     lane = models.CharField(max_length=6, choices=Lane.choices, default=Lane.NONE)
+    lane_position = models.PositiveIntegerField(default=0, editable=False, help_text="Order within its lane, from 0.")
+    target_date = models.DateField(
+        null=True, blank=True, help_text="Roadmap: when we aim to have it done (places it on the timeline)."
+    )
     # RICE inputs (opportunities and solutions).
     reach = models.PositiveIntegerField(
         null=True,
@@ -165,7 +170,8 @@ class Node(MP_Node):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["path", "depth", "numchild", "updated_at"])
+    # A card's place within its lane is not history: reordering one renumbers its neighbours.
+    history = HistoricalRecords(excluded_fields=["path", "depth", "numchild", "updated_at", "lane_position"])
 
     node_order_by: list[str] = []  # siblings keep the order people give them
 
@@ -234,3 +240,64 @@ def rice_explanation(reach, impact, confidence, effort) -> str:  # type: ignore[
         return f"No score yet: give {', '.join(missing)}."
     score = rice_score(reach, impact, confidence, effort)
     return f"reach {reach} × impact {impact} × confidence {confidence}% ÷ effort {float(effort):g} person-weeks = {score:g}"
+
+
+class ShareState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class ShareLink(models.Model):
+    """A read-only link to a team's roadmap, or to one outcome's part of it, that works without an account.
+
+    Only a SHA-256 of the token is stored (see `sharing`): the token is shown once, when the link is made.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="share_links")
+    # Deleting the outcome deletes its links: a link never widens to the whole roadmap.
+    outcome = models.ForeignKey(
+        Node,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="share_links",
+        help_text="Share only this outcome's part of the roadmap; leave empty for the whole roadmap.",
+    )
+    label = models.CharField(
+        max_length=120, help_text="Who it is for, e.g. “Finance leadership”. Only the team sees it."
+    )
+    show_owners = models.BooleanField(
+        default=False, help_text="Show who owns each item (usernames only; never email addresses)."
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["token_hash", "last_used_at"])
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["team", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        if self.outcome_id and (self.outcome.team_id != self.team_id or self.outcome.kind != Kind.OUTCOME):
+            raise ValidationError({"outcome": "Pick an outcome of this team."})
+
+    def state_at(self, moment: datetime) -> ShareState:
+        if self.revoked_at is not None:
+            return ShareState.REVOKED
+        if self.expires_at is not None and self.expires_at <= moment:
+            return ShareState.EXPIRED
+        return ShareState.ACTIVE

@@ -19,7 +19,7 @@ from metrics.models import Metric
 from portfolio.models import DataProduct, Goal, Membership, Team
 from portfolio.services import EditConflict, changes_since, versioned_update
 
-from .models import ALLOWED_PARENTS, FIRST_STATUS, Kind, Node, SolutionStatus
+from .models import ALLOWED_PARENTS, FIRST_STATUS, SCORED_KINDS, Kind, Lane, Node, SolutionStatus
 
 STEPLEN = Node.steplen
 
@@ -30,11 +30,12 @@ __all__ = [
     "node_update",
     "node_move",
     "node_delete",
+    "node_set_lane",
     "tree_import",
 ]
 
 NODE_FIELDS = (
-    "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "metric", "lane",
+    "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "metric", "lane", "target_date",
     "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
 )  # fmt: skip
 STRUCTURAL_FIELDS = ("path", "depth", "numchild")
@@ -146,6 +147,8 @@ def node_update(*, node: Node, expected_version: int, by: AbstractBaseUser, **fi
     if shipping and not fields.get("shipped_on"):
         fields.setdefault("shipped_on", node.shipped_on or timezone.localdate())
     with transaction.atomic():
+        if "lane" in fields and fields["lane"] != node.lane:
+            fields["lane_position"] = _lane_end(node.team_id, fields["lane"])  # joins its new lane last
         was_shipped = Node.objects.filter(pk=node.pk, status=SolutionStatus.SHIPPED).exists()
         updated = versioned_update(node, expected_version=expected_version, by=by, fields=fields)
         if shipping and not was_shipped:
@@ -196,6 +199,80 @@ def node_move(
     moved._history_user = by  # type: ignore[attr-defined]
     moved.save(update_fields=["parent", "version", "updated_at"])
     return moved
+
+
+# The roadmap: lanes and the order within them
+
+ROADMAP_LANES = [lane for lane in Lane.values if lane != Lane.NONE]
+
+
+def _lane_items(team_id: int, lane: str) -> list[Node]:
+    """The roadmap items of a lane, in their order. One query."""
+    return list(
+        Node.objects.filter(team_id=team_id, lane=lane, kind__in=SCORED_KINDS)
+        .only("id", "lane_position")
+        .order_by("lane_position", "path")
+    )
+
+
+def _lane_end(team_id: int, lane: str) -> int:
+    last = Node.objects.filter(team_id=team_id, lane=lane).order_by("-lane_position").first()
+    return last.lane_position + 1 if last else 0
+
+
+@transaction.atomic
+def node_set_lane(
+    *,
+    node: Node,
+    lane: str,
+    by: AbstractBaseUser,
+    position: int | None = None,
+    before: int | None = None,
+    expected_version: int | None = None,
+) -> Node:
+    """Put an opportunity or a solution in a roadmap lane at `position` (0 is the top; None: last).
+
+    `before`, the id of a card of that lane, places it just above that card instead (a drop on
+    a filtered board knows its neighbour, not its index). The lane "none" takes it off the
+    roadmap. The lane's other cards are renumbered; their versions do not change (nobody edited
+    them). A stale version raises EditConflict; nothing changes when it lands where it was.
+    """
+    if lane not in Lane.values:
+        lanes = ", ".join(label.lower() for value, label in Lane.choices if value != Lane.NONE)
+        raise ValidationError({"lane": f"There is no lane {lane!r} on the roadmap: pick {lanes}."})
+    _lock_team(node.team_id)
+    current = Node.objects.select_for_update().get(pk=node.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise EditConflict(current, changes_since(current, expected_version))
+    if current.kind not in SCORED_KINDS:
+        raise ValidationError(
+            {"lane": f"Only opportunities and solutions go on the roadmap, not {current.get_kind_display().lower()}s."}
+        )
+    if lane == Lane.NONE:
+        if current.lane == Lane.NONE:
+            return current
+        current.lane, current.lane_position = lane, 0
+    else:
+        items = _lane_items(current.team_id, lane)
+        others = [item for item in items if item.pk != current.pk]
+        above = next((i for i, item in enumerate(others) if item.pk == before), None) if before else None
+        if above is not None:
+            position = above
+        index = len(others) if position is None else max(0, min(position, len(others)))
+        if current.lane == lane and items[index].pk == current.pk:
+            return current  # dropped where it was
+        others.insert(index, current)
+        renumbered = []
+        for number, item in enumerate(others):
+            if item is not current and item.lane_position != number:
+                item.lane_position = number
+                renumbered.append(item)
+        Node.objects.bulk_update(renumbered, ["lane_position"])
+        current.lane, current.lane_position = lane, index
+    current.version += 1
+    current._history_user = by  # type: ignore[attr-defined]
+    current.save(update_fields=["lane", "lane_position", "version", "updated_at"])
+    return current
 
 
 class DeleteMode:

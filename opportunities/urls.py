@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_roadmap
 
 app_name = "opportunities"
 
@@ -18,4 +18,12 @@ urlpatterns = [
     path("t/<slug:slug>/tree/nodes/<int:pk>/status/", views.node_status, name="node_status"),
     path("t/<slug:slug>/tree/nodes/<int:pk>/move/", views.node_move, name="node_move"),
     path("t/<slug:slug>/tree/nodes/<int:pk>/delete/", views.node_delete, name="node_delete"),
+    path("t/<slug:slug>/roadmap/", views_roadmap.roadmap_lanes, name="roadmap"),
+    path("t/<slug:slug>/roadmap/timeline/", views_roadmap.roadmap_timeline, name="roadmap_timeline"),
+    path("t/<slug:slug>/roadmap/print/", views_roadmap.roadmap_print, name="roadmap_print"),
+    path("t/<slug:slug>/roadmap/export.csv", views_roadmap.roadmap_csv, name="roadmap_csv"),
+    path("t/<slug:slug>/roadmap/items/<int:pk>/lane/", views_roadmap.roadmap_move, name="roadmap_move"),
+    path("t/<slug:slug>/roadmap/share/", views_roadmap.share_links, name="share_links"),
+    path("t/<slug:slug>/roadmap/share/<int:pk>/revoke/", views_roadmap.share_link_revoke, name="share_link_revoke"),
+    path("share/<str:token>/", views_roadmap.shared_roadmap, name="shared_roadmap"),
 ]

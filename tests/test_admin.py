@@ -11,9 +11,7 @@ APPS = ("portfolio", "opportunities", "metrics", "interviews", "reviews")
 
 
 def models():
-    return [
-        m for app in APPS for m in apps.get_app_config(app).get_models() if not m.__name__.startswith("Historical")
-    ]
+    return [m for app in APPS for m in apps.get_app_config(app).get_models() if not m.__name__.startswith("Historical")]
 
 
 @pytest.mark.parametrize("model", models(), ids=lambda m: m._meta.label)

@@ -663,8 +663,8 @@ def test_form_fragment_shows_only_the_fields_of_its_kind(world, editor, client_f
     }
     assert fields("") == common | {"goal", "metric"}
     rice = {"reach", "impact", "confidence", "effort"}
-    assert fields(f"?parent={world['outcome'].pk}&kind=opportunity") == common | {"parent"} | rice
-    assert fields(f"?parent={world['A1'].pk}&kind=solution") == common | {"parent", "shipped_on"} | rice
+    assert fields(f"?parent={world['outcome'].pk}&kind=opportunity") == common | {"parent", "target_date"} | rice
+    assert fields(f"?parent={world['A1'].pk}&kind=solution") == common | {"parent", "target_date", "shipped_on"} | rice
     experiment = {"assumption", "method", "success_criterion", "result"}
     assert fields(f"?parent={world['S'].pk}&kind=experiment") == common | {"parent"} | experiment
 

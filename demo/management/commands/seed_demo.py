@@ -13,7 +13,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from demo.discovery import seed_discovery
 from demo.metrics import seed_metrics
+from demo.roadmap import seed_roadmap
 from demo.tree import seed_tree
 from portfolio import services
 from portfolio.models import (
@@ -73,10 +75,14 @@ class Command(BaseCommand):
             self._data_products(team, users)
             products = {p.name: p for p in DataProduct.objects.filter(team=team)}
             nodes = seed_tree(team, users, goals, products)
+            seed_discovery(team, users)
             metrics = seed_metrics(team, users, products, stream=self.stderr._out)
+            seed_roadmap(team, users)
             self._decisions(team, users, goals)
             self._other_team(other, users)
-        grown = ", ".join(part for part in (f"{nodes} tree nodes" if nodes else "", f"{metrics} metrics" if metrics else "") if part)
+        grown = ", ".join(
+            part for part in (f"{nodes} tree nodes" if nodes else "", f"{metrics} metrics" if metrics else "") if part
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready{f' ({grown} added)' if grown else ''}."))
         self.stdout.write("Log in at http://127.0.0.1:8000/login/ with any of these (password: sextant-demo):")
         for username, _first, _, role, _ in USERS:
