@@ -198,9 +198,9 @@ def format_value(value: float | None, metric: Metric) -> str:
         return f"{value:,.{max(metric.decimals, 1)}f}%"
     if metric.unit == Unit.CURRENCY:
         symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(metric.currency, metric.currency + " ")
-        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
-            if abs(value) >= limit:
-                return f"{symbol}{value / limit:,.1f}{suffix}"
+        for threshold, divisor, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+            if abs(value) >= threshold:
+                return f"{symbol}{value / divisor:,.1f}{suffix}"
         return f"{symbol}{value:,.{metric.decimals}f}"
     if metric.unit == Unit.DURATION:
         minutes = value / 60

@@ -334,7 +334,8 @@ def score_explanation(node: Node | TreeRow) -> str:
 
 EXPORT_FIELDS = (
     "kind", "title", "description", "status", "shipped_on", "owner", "goal", "data_product", "metric", "lane",
-    "reach", "impact", "confidence", "effort", "assumption", "method", "success_criterion", "result",
+    "lane_position", "target_date", "reach", "impact", "confidence", "effort", "assumption", "method",
+    "success_criterion", "result",
 )  # fmt: skip
 
 
@@ -358,6 +359,7 @@ def _export_rows(team: Team) -> list[dict[str, Any]]:
         v["owner"], v["goal"], v["data_product"] = v.pop("owner_name"), v.pop("goal_title"), v.pop("product_name")
         v["metric"] = v.pop("metric_key")
         v["shipped_on"] = v["shipped_on"].isoformat() if v["shipped_on"] else None
+        v["target_date"] = v["target_date"].isoformat() if v["target_date"] else None
         v["effort"] = format(v["effort"].normalize(), "f") if v["effort"] is not None else None
         rows.append(v)
     return rows

@@ -321,8 +321,8 @@ def node_delete(*, node: Node, by: AbstractBaseUser, mode: str = DeleteMode.SUBT
 # Import (the JSON that `queries.tree_export` writes)
 
 IMPORT_FIELDS = (
-    "title", "description", "status", "shipped_on", "lane", "reach", "impact", "confidence", "effort",
-    "assumption", "method", "success_criterion", "result",
+    "title", "description", "status", "shipped_on", "lane", "lane_position", "target_date", "reach", "impact",
+    "confidence", "effort", "assumption", "method", "success_criterion", "result",
 )  # fmt: skip
 
 

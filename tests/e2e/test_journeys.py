@@ -17,6 +17,11 @@ DEMO_PAGES = [
     ("tree", "/t/data-analytics/tree/", "Opportunity tree"),
     ("outline", "/t/data-analytics/tree/outline/?status=prioritised", "Opportunity tree"),
     ("prioritise", "/t/data-analytics/tree/prioritise/", "Opportunity tree"),
+    ("roadmap", "/t/data-analytics/roadmap/", "Roadmap"),
+    ("metrics", "/t/data-analytics/metrics/", "Metrics"),
+    ("metric", "/t/data-analytics/metrics/sales_daily_revenue/", "Revenue"),
+    ("discovery", "/t/data-analytics/discovery/", "Discovery"),
+    ("interviews", "/t/data-analytics/discovery/interviews/", "Discovery"),
 ]
 
 

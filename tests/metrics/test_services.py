@@ -274,3 +274,21 @@ def test_a_missing_database_file_reads_as_a_connection_problem(team, team_admin,
     ok, message = warehouses.check_connection(warehouse)
     assert not ok
     assert message.startswith("Cannot reach the warehouse")
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "shown"),
+    [
+        ("currency", 86321.94, "€86.3k"),
+        ("currency", 2_500_000, "€2.5M"),
+        ("currency", 950, "€950"),
+        ("percent", 7.456, "7.5%"),
+        ("count", 12340, "12,340"),
+        ("duration", 1279, "21.3 min"),
+        ("duration", 7500, "2 h 05 min"),
+    ],
+)
+def test_values_read_as_people_expect(unit, value, shown):
+    from metrics.queries import format_value
+
+    assert format_value(value, Metric(unit=unit, currency="EUR", decimals=0)) == shown

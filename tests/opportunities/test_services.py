@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -169,6 +171,10 @@ def test_export_import_round_trip_loses_nothing(team, other_team, editor, team_a
         owner=editor,
         lane="now",
         description="**Bold** move",
+        target_date=date(2027, 3, 31),
+    )
+    services.node_update(
+        node=tree["A1"], expected_version=tree["A1"].version, by=editor, lane="now", target_date=date(2027, 1, 15)
     )
     services.node_update(
         node=tree["E"],
@@ -181,6 +187,8 @@ def test_export_import_round_trip_loses_nothing(team, other_team, editor, team_a
         status="passed",
     )
     exported = queries.tree_export(team=team)
+    solution = exported["outcomes"][0]["children"][0]["children"][0]["children"][0]
+    assert (solution["target_date"], solution["lane"]) == ("2027-03-31", "now")
     Membership.objects.create(team=other_team, user=editor, role=Role.EDITOR)
     created = services.tree_import(team=other_team, data=exported, by=editor)
     assert created == 7
