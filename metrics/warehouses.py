@@ -246,7 +246,10 @@ def run_query(warehouse: Any, sql: str, *, row_cap: int | None = None, timeout_s
             timer.daemon = True
             timer.start()
             try:
-                result = conn.exec_driver_sql(sql)
+                # Drivers with "format" parameters (psycopg2, PyMySQL) would read `x % 7` or
+                # LIKE 'a%' as parameter markers: double the signs so they reach SQL as written.
+                statement = sql.replace("%", "%%") if engine.dialect.paramstyle in ("format", "pyformat") else sql
+                result = conn.exec_driver_sql(statement)
                 columns = list(result.keys())
                 rows = [tuple(r) for r in result.fetchmany(row_cap + 1)]
                 result.close()

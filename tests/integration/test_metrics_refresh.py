@@ -267,3 +267,17 @@ def test_worker_killed_mid_refresh_redelivers_and_stores_each_period_once(
     duplicated = Snapshot.objects.filter(metric=metric).values("period").annotate(n=Count("pk")).filter(n__gt=1)
     assert list(duplicated) == []
     assert Snapshot.objects.filter(metric=metric).count() == DAYS
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql", "mariadb"])
+def test_sql_with_percent_signs_runs_on_every_warehouse(request, kind, team, team_admin):
+    """`%` is SQL's modulo and LIKE wildcard, not a driver's parameter marker."""
+    warehouse, ask_warehouse = _warehouse(request, kind, team, team_admin)
+    sql = (
+        "select count(*) from orders where cast(extract(day from day) as integer) % 2 = 0 "
+        "and cast(day as char(20)) like '20%'"
+    )
+    [(expected,)] = ask_warehouse(sql)
+    result = services.preview(sql=sql, warehouse=warehouse)
+    assert result.rows == [(expected,)]
+    assert expected > 0
