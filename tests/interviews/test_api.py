@@ -12,13 +12,13 @@ import yaml
 from django.core.management import call_command
 from django.db import models
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from interviews import services
 from interviews.models import Insight, InsightKind, Interview, Persona
 from portfolio.models import Team
 from tests.interviews.factories import InsightFactory, InterviewFactory, PersonaFactory
 from tests.portfolio.factories import UserFactory
+from tests.support import rows_and_history, send
 
 pytestmark = pytest.mark.django_db
 
@@ -91,18 +91,9 @@ def by_role(operation: str) -> list:
 
 
 def db_state() -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for model in (Persona, Interview, Insight):
-        state[model.__name__] = list(model.objects.order_by("pk").values())
-        state[f"{model.__name__} history"] = model.history.count()
+    state: dict[str, Any] = rows_and_history(Persona, Interview, Insight)
     state["interviewers"] = list(Interview.interviewers.through.objects.order_by("pk").values())
     return state
-
-
-def send(client: APIClient, method: str, url: str, body: dict | None = None):
-    if method in ("get", "delete"):
-        return getattr(client, method)(url)
-    return getattr(client, method)(url, body, format="json")
 
 
 @pytest.fixture

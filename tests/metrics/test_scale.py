@@ -18,9 +18,18 @@ DAYS = 730
 def build(team, warehouse, editor, count: int, days: int) -> list[Metric]:
     metrics = Metric.objects.bulk_create(
         Metric(
-            team=team, key=f"scale_metric_{i:03d}", name=f"Metric {i}", definition="d", warehouse=warehouse,
-            sql="SELECT 1", owner=editor, tags=["scale"], target_value=100, warning_threshold=90,
-            critical_threshold=80, last_refreshed_at=timezone.now(),
+            team=team,
+            key=f"scale_metric_{i:03d}",
+            name=f"Metric {i}",
+            definition="d",
+            warehouse=warehouse,
+            sql="SELECT 1",
+            owner=editor,
+            tags=["scale"],
+            target_value=100,
+            warning_threshold=90,
+            critical_threshold=80,
+            last_refreshed_at=timezone.now(),
         )  # fmt: skip
         for i in range(count)
     )
@@ -44,7 +53,11 @@ def queries_for(client, url: str) -> int:
 
 
 def test_catalogue_and_metric_page_queries_do_not_grow_with_300_metrics_of_two_years(
-    team, editor, other_team, duckdb_warehouse, client_for  # noqa: F811
+    team,
+    editor,
+    other_team,
+    duckdb_warehouse,
+    client_for,  # noqa: F811
 ):
     client = client_for(editor)
     small = build(team, duckdb_warehouse, editor, 3, 30)

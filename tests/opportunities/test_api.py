@@ -7,13 +7,13 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from opportunities import queries
 from opportunities.models import Kind, Lane, Node, OpportunityStatus, SolutionStatus
 from portfolio.models import Role
 from tests.opportunities.factories import add, small_tree, wide_tree
 from tests.portfolio.factories import DataProductFactory, GoalFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.support import send
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +35,6 @@ def subtree_url(node: Node) -> str:
 def tree_url(slug: str | None = "data") -> str:
     url = reverse("api:node-tree")
     return f"{url}?team={slug}" if slug is not None else url
-
-
-def send(client: APIClient, method: str, url: str, body: dict | None = None):
-    if method in ("get", "delete"):
-        return getattr(client, method)(url)
-    return getattr(client, method)(url, body, format="json")
 
 
 def db_state() -> dict[str, Any]:

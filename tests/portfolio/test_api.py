@@ -25,6 +25,7 @@ from tests.portfolio.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.support import rows_and_history, send
 
 ARCHIVED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -164,17 +165,9 @@ def by_role(operation: str) -> list:
 def db_state() -> dict[str, Any]:
     """Every portfolio row and history record, to prove a refused request changed nothing."""
     state: dict[str, Any] = {"tokens": list(Token.objects.values_list("key", flat=True))}
-    for model in (Team, Membership, Goal, DataProduct, Adoption, Decision):
-        state[model.__name__] = list(model.objects.order_by("pk").values())
-        state[f"{model.__name__} history"] = model.history.count()
+    state.update(rows_and_history(Team, Membership, Goal, DataProduct, Adoption, Decision))
     state["decision goals"] = list(Decision.goals.through.objects.order_by("pk").values())
     return state
-
-
-def send(client: APIClient, method: str, url: str, body: dict | None = None):
-    if method in ("get", "delete"):
-        return getattr(client, method)(url)
-    return getattr(client, method)(url, body, format="json")
 
 
 @pytest.fixture
