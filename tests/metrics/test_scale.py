@@ -56,8 +56,8 @@ def test_catalogue_and_metric_page_queries_do_not_grow_with_300_metrics_of_two_y
     team,
     editor,
     other_team,
-    duckdb_warehouse,
-    client_for,  # noqa: F811
+    duckdb_warehouse,  # noqa: F811 - the fixture imported above
+    client_for,
 ):
     client = client_for(editor)
     small = build(team, duckdb_warehouse, editor, 3, 30)
