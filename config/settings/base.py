@@ -189,6 +189,14 @@ SEXTANT_ENCRYPTION_KEYS = env.list("SEXTANT_ENCRYPTION_KEYS", default=[])
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="sextant@localhost")
 
+# Weekly reviews: links in their emails and webhook payloads, and the webhook's retry policy.
+SEXTANT_BASE_URL = env("SEXTANT_BASE_URL", default="http://127.0.0.1:8000")
+REVIEW_REFRESH_MAX_AGE_SECONDS = env.int("REVIEW_REFRESH_MAX_AGE_SECONDS", default=900)
+REVIEW_WEBHOOK_TIMEOUT_SECONDS = env.float("REVIEW_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+REVIEW_WEBHOOK_MAX_RETRIES = env.int("REVIEW_WEBHOOK_MAX_RETRIES", default=6)
+REVIEW_WEBHOOK_BACKOFF_SECONDS = env.float("REVIEW_WEBHOOK_BACKOFF_SECONDS", default=30.0)
+REVIEW_WEBHOOK_SECRET = env("REVIEW_WEBHOOK_SECRET", default="")
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads nothing from it: the token is in hx-headers on <body>.
 X_FRAME_OPTIONS = "DENY"
