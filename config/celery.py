@@ -14,4 +14,8 @@ app.conf.beat_schedule = {
         "task": "metrics.tasks.dispatch_due_metrics",
         "schedule": 300.0,  # every five minutes; each metric's own schedule decides if it is due
     },
+    "reviews-prepare-due-weekly-reviews": {
+        "task": "reviews.tasks.prepare_due_reviews",
+        "schedule": 900.0,  # every 15 minutes; each team's weekday, hour and time zone decide if it is due
+    },
 }
