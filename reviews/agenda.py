@@ -414,9 +414,12 @@ def _goal_items(team: Team, since: datetime, now: datetime) -> tuple[list[Agenda
         .values_list("id", "status", "history_date")
     )
     before = _status_at(records, since)
+    became = _became(records, {pk: g.status for pk, g in goals.items()})
     labels = dict(GoalStatus.choices)
     items, achieved = [], []
     for pk, goal in goals.items():
+        if goal.status == GoalStatus.ACHIEVED and pk in became and since < became[pk][1] <= now:
+            achieved.append(goal)
         old = before.get(pk)
         if old is None or old == goal.status:
             continue  # created since the last review, or back where it was
@@ -432,8 +435,6 @@ def _goal_items(team: Team, since: datetime, now: datetime) -> tuple[list[Agenda
                 status=goal.status if goal.status in ItemStatus.values else "",
             )
         )
-        if goal.status == GoalStatus.ACHIEVED:
-            achieved.append(goal)
     return items, achieved
 
 
