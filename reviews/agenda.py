@@ -254,6 +254,7 @@ class Agenda:
     since: datetime
     now: datetime
     items: list[AgendaItem]
+    figures: dict[int, MetricFigures] = field(default_factory=dict)
 
     def section(self, section: str) -> list[AgendaItem]:
         return [item for item in self.items if item.section == section]
@@ -365,7 +366,7 @@ def generate(
     items.extend(goal_items)
     items.extend(_impact_items(team, since, today, figures))
     items.extend(_wins(team, since, now, metrics, figures, achieved, items))
-    return Agenda(team=team, since=since, now=now, items=items)
+    return Agenda(team=team, since=since, now=now, items=items, figures=figures)
 
 
 def _node_url(node: Node, team: Team) -> str:

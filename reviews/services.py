@@ -31,6 +31,7 @@ from .models import (
     ReviewItem,
     ReviewSchedule,
     ReviewStatus,
+    Section,
 )
 
 log = logging.getLogger(__name__)
@@ -183,12 +184,20 @@ def regenerate(*, review: Review, by: AbstractBaseUser | None = None, now=None) 
             # Numbers are not people's edits: no new version, so an open comment form stays valid.
             item.save(update_fields=[*values, "position", "updated_at"])
         keep.add(item.pk)
-    stale = [
-        item.pk
-        for item in existing.values()
-        if item.pk not in keep and not (item.comment.strip() or item.status_override)
-    ]
-    ReviewItem.objects.filter(pk__in=stale).delete()
+    gone = []
+    for item in existing.values():
+        if item.pk in keep:
+            continue
+        if not (item.comment.strip() or item.status_override):
+            gone.append(item.pk)
+        elif item.metric_id in result.figures and item.section != Section.IMPACT:
+            # Kept for the words on it; its numbers still follow the data until the review closes.
+            fresh = agenda.metric_item(item.section, result.figures[item.metric_id], team, item.detail).values()
+            numbers = {k: v for k, v in fresh.items() if k not in ("title", "detail", "url")}
+            for name, value in numbers.items():
+                setattr(item, name, value)
+            item.save(update_fields=[*numbers, "updated_at"])
+    ReviewItem.objects.filter(pk__in=gone).delete()
     review.prepared_at = result.now
     review.save(update_fields=["prepared_at", "updated_at"])
     return review
