@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import date, datetime
 
 from celery import shared_task
@@ -23,6 +24,8 @@ from . import notifications, schedule, services
 from .models import Channel, Delivery, DeliveryStatus, Review
 
 log = logging.getLogger(__name__)
+
+EAGER_MAX_WAIT = 1.0  # seconds between attempts when running in process
 
 
 def backoff(retries: int) -> float:
@@ -81,24 +84,33 @@ def _succeeded(delivery: Delivery) -> None:
 
 
 def _deliver(task, delivery_id: int, send) -> str:  # type: ignore[no-untyped-def]
-    delivery = _attempt(delivery_id)
-    if delivery is None:
-        return "already sent"
-    try:
-        send(delivery)
-    except notifications.DeliveryFailed as error:
-        retries = task.request.retries
-        if retries >= settings.REVIEW_WEBHOOK_MAX_RETRIES:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.last_error = f"Gave up after {delivery.attempts} attempts. Last error: {error}"
+    """One attempt per run, retried through the broker with backoff. In process (the embedded
+    demo, eager mode) there is no broker to schedule a retry: it retries in a loop, waiting at
+    most EAGER_MAX_WAIT seconds between attempts so a request never hangs for long."""
+    retries = task.request.retries
+    while True:
+        delivery = _attempt(delivery_id)
+        if delivery is None:
+            return "already sent"
+        try:
+            send(delivery)
+        except notifications.DeliveryFailed as error:
+            if retries >= settings.REVIEW_WEBHOOK_MAX_RETRIES:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.last_error = f"Gave up after {delivery.attempts} attempts. Last error: {error}"
+                delivery.save(update_fields=["status", "last_error"])
+                return "failed"
+            delivery.status = DeliveryStatus.PENDING
+            delivery.last_error = f"Attempt {delivery.attempts} failed, retrying: {error}"
             delivery.save(update_fields=["status", "last_error"])
-            return "failed"
-        delivery.status = DeliveryStatus.PENDING
-        delivery.last_error = f"Attempt {delivery.attempts} failed, retrying: {error}"
-        delivery.save(update_fields=["status", "last_error"])
-        raise task.retry(countdown=backoff(retries), max_retries=settings.REVIEW_WEBHOOK_MAX_RETRIES) from None
-    _succeeded(delivery)
-    return "sent"
+            wait = backoff(retries)
+            if task.request.is_eager:
+                time.sleep(min(wait, EAGER_MAX_WAIT))
+                retries += 1
+                continue
+            raise task.retry(countdown=wait, max_retries=settings.REVIEW_WEBHOOK_MAX_RETRIES) from None
+        _succeeded(delivery)
+        return "sent"
 
 
 def _send_webhook(delivery: Delivery) -> None:

@@ -1,0 +1,216 @@
+"""What a closed review sends: the email summary, and the webhook against a real local receiver."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from reviews import services, tasks
+from reviews.models import Delivery, Section
+from reviews.notifications import payload, redact_url
+from tests.reviews.factories import ReviewScheduleFactory, metric_with_series
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "T0KEN-s3cret-path"
+
+
+class Receiver:
+    """A real HTTP server in a thread that answers with the given status codes in turn (then 200)."""
+
+    def __init__(self, statuses: list[int]):
+        self.statuses = list(statuses)
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok" if status == 200 else b"boom")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks/{TOKEN}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.REVIEW_WEBHOOK_MAX_RETRIES = 2
+    settings.REVIEW_WEBHOOK_BACKOFF_SECONDS = 0.01
+    settings.REVIEW_WEBHOOK_TIMEOUT_SECONDS = 2
+    settings.REVIEW_WEBHOOK_SECRET = "signing-key"
+    return settings
+
+
+def closed_review(team, by, webhook_url="", capture=None):
+    ReviewScheduleFactory(team=team, webhook_url=webhook_url)
+    metric_with_series(
+        team, [100.0] * 28 + [120.0], is_north_star=True, name="Weekly active analysts", target_value=150
+    )
+    review = services.review_prepare(team=team, by=by, refresh=False)
+    item = review.items.get(section=Section.NORTH_STAR)
+    services.item_comment(item=item, comment="<script>alert(1)</script> Launch week.", by=by, expected_version=1)
+    services.action_add(review=review, title="Check the <b>funnel</b>", by=by, owner=by)
+    with capture(execute=True):
+        return services.review_close(review=review, by=by, summary="A good week.")
+
+
+def test_webhook_that_fails_twice_then_succeeds_ends_sent_after_three_attempts(
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks
+):
+    with Receiver([500, 500]) as receiver:
+        review = closed_review(team, team_admin, receiver.url, django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get(channel="webhook")
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 3, "")
+    assert delivery.sent_at is not None
+    assert len(receiver.requests) == 3
+    request = receiver.requests[-1]
+    assert request["path"] == f"/hooks/{TOKEN}"
+    assert request["headers"]["Content-Type"].startswith("application/json")
+    expected = hmac.new(b"signing-key", request["body"], hashlib.sha256).hexdigest()
+    assert request["headers"]["X-Sextant-Signature"] == f"sha256={expected}"
+    body = json.loads(request["body"])
+    assert body["event"] == "review.closed" and body["version"] == 1
+    assert body["team"] == {"slug": "data", "name": "Data Team"}
+    assert body["review"]["summary"] == "A good week." and body["review"]["closed_by"] == "ada"
+    assert body["review"]["url"].endswith(f"/t/data/reviews/{review.pk}/")
+    assert body["headline"] == [
+        {
+            "title": "Weekly active analysts",
+            "value": "120",
+            "week_change": "+20.0% (+20)",
+            "four_week_change": "+20.0% (+20)",
+            "target": "150",
+            "status": "at_risk",
+        }
+    ]
+    assert body["items"][0]["comment"] == "<script>alert(1)</script> Launch week."
+    assert body["actions"] == [
+        {
+            "title": "Check the <b>funnel</b>",
+            "owner": "ada",
+            "due_date": None,
+            "done": False,
+            "raised_in_week": review.week.isoformat(),
+        }
+    ]
+    # The email went too.
+    assert review.deliveries.get(channel="email").status == "sent"
+
+
+def test_webhook_that_always_fails_ends_failed_with_the_reason_and_no_secret(
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks
+):
+    with Receiver([500] * 10) as receiver:
+        review = closed_review(team, team_admin, receiver.url, django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get(channel="webhook")
+    port = receiver.server.server_port
+    assert (delivery.status, delivery.attempts) == ("failed", 3)
+    assert len(receiver.requests) == 3
+    assert delivery.last_error == (
+        f"Gave up after 3 attempts. Last error: http://127.0.0.1:{port}/… answered 500 Internal Server Error."
+    )
+    assert delivery.target == f"http://127.0.0.1:{port}/…"
+    assert TOKEN not in delivery.last_error + delivery.target
+
+
+def test_webhook_to_a_closed_port_says_it_could_not_reach_it(
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks
+):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    review = closed_review(team, team_admin, f"http://127.0.0.1:{port}/x/{TOKEN}", django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get(channel="webhook")
+    assert delivery.status == "failed"
+    assert f"Could not reach http://127.0.0.1:{port}/…: Connection refused." in delivery.last_error
+    assert TOKEN not in delivery.last_error
+
+
+def test_email_summary_has_numbers_comments_actions_and_escapes_html(
+    team, team_admin, editor, viewer, fast_retries, django_capture_on_commit_callbacks, mailoutbox
+):
+    review = closed_review(team, team_admin, capture=django_capture_on_commit_callbacks)
+    assert list(review.deliveries.values_list("channel", flat=True)) == ["email"]  # no webhook set
+    (message,) = mailoutbox
+    assert message.subject == f"Data Team: weekly review, week of {review.week:%d %b %Y}"
+    assert message.to == ["ada@example.com", "pam@example.com"]
+    assert "vic@example.com" not in message.to  # viewers read the review; they are not mailed
+    text = message.body
+    assert "A good week." in text
+    assert (
+        "- Weekly active analysts: 120 · +20.0% (+20) vs last week · +20.0% (+20) vs 4 weeks ago · target 150 · at risk"
+        in text
+    )
+    assert "<script>alert(1)</script> Launch week." in text  # plain text is plain
+    assert "Check the <b>funnel</b> (ada, open)" in text
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; Launch week." in html
+    assert "Check the &lt;b&gt;funnel&lt;/b&gt; (ada, open)" in html
+    assert f'href="http://127.0.0.1:8000/t/data/reviews/{review.pk}/"' in html
+
+
+def test_a_failing_mail_server_is_recorded_and_retried(
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1
+    review = closed_review(team, team_admin, capture=django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get()
+    assert (delivery.channel, delivery.status, delivery.attempts) == ("email", "failed", 3)
+    assert delivery.last_error.startswith("Gave up after 3 attempts. Last error: The mail server refused the message")
+
+
+def test_a_delivery_already_sent_is_not_sent_again(team, team_admin, fast_retries, django_capture_on_commit_callbacks):
+    with Receiver([]) as receiver:
+        review = closed_review(team, team_admin, receiver.url, django_capture_on_commit_callbacks)
+        delivery = review.deliveries.get(channel="webhook")
+        assert tasks.send_webhook.delay(delivery.pk).get() == "already sent"
+    assert len(receiver.requests) == 1
+    assert Delivery.objects.get(pk=delivery.pk).attempts == 1
+
+
+def test_backoff_grows_exponentially_with_jitter(settings):
+    settings.REVIEW_WEBHOOK_BACKOFF_SECONDS = 10
+    for retries in range(5):
+        wait = tasks.backoff(retries)
+        assert 10 * 2**retries <= wait <= 10 * 2**retries + 10
+    assert len({round(tasks.backoff(0), 6) for _ in range(20)}) > 1  # jittered
+
+
+def test_redacted_urls_keep_only_scheme_and_host():
+    assert redact_url("https://hooks.slack.com/services/T0/B0/XYZ") == "https://hooks.slack.com/…"
+    assert redact_url("https://user:pw@example.com:8443/hook?token=abc") == "https://example.com:8443/…"
+    assert redact_url("https://example.com/") == "https://example.com/"
+
+
+def test_payload_of_a_review_without_items(team, team_admin):
+    review = services.review_prepare(team=team, by=team_admin, refresh=False)
+    data = payload(review)
+    assert (data["headline"], data["items"], data["actions"]) == ([], [], [])
+    assert data["review"]["closed_at"] is None
