@@ -40,4 +40,5 @@ urlpatterns = [
     path("", include("opportunities.urls")),
     path("", include("metrics.urls")),
     path("", include("interviews.urls")),
+    path("", include("reviews.urls")),
 ]

@@ -21,19 +21,21 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
 from django.db import transaction
 from django.test import Client
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 
 from interviews.models import Insight, Interview, Persona
 from metrics.models import RefreshRun
 from opportunities import sharing
 from opportunities.models import ShareLink
 from portfolio.models import Adoption, Decision, Membership, Role
+from reviews.models import ActionItem, Review, ReviewItem, ReviewStatus, Section
 from tests.opportunities.roadmap_factories import RoadmapWorld, roadmap_world
 from tests.portfolio.factories import AdoptionFactory, DecisionFactory
 
@@ -116,10 +118,31 @@ class World:
     interview: Interview
     insight: Insight
     run: RefreshRun
+    reviews: ReviewsWorld
 
     @property
     def slug(self) -> str:
         return self.roadmap.team.slug
+
+
+@dataclass
+class ReviewsWorld:
+    closed: Review  # last week's, which viewers may read
+    draft: Review  # this week's, which viewers cannot see
+    item: ReviewItem  # of the draft
+    action: ActionItem  # raised in the draft
+
+
+def reviews_world(team, by) -> ReviewsWorld:  # type: ignore[no-untyped-def]
+    from reviews.services import current_week
+
+    week = current_week(team)
+    closed = Review.objects.create(
+        team=team, week=week - timedelta(weeks=1), status=ReviewStatus.CLOSED, closed_at=timezone.now(), closed_by=by
+    )
+    draft = Review.objects.create(team=team, week=week)
+    item = ReviewItem.objects.create(review=draft, section=Section.NORTH_STAR, key="metric:0", title="Orders")
+    return ReviewsWorld(closed, draft, item, ActionItem.objects.create(team=team, review=draft, title="Call finance"))
 
 
 def none(w: World, party: str) -> dict[str, str]:
@@ -149,6 +172,10 @@ WAREHOUSE = team(pk=lambda w: w.roadmap.metric.warehouse_id)
 INTERVIEW = team(pk=lambda w: w.interview.pk)
 INSIGHT = team(pk=lambda w: w.insight.pk)
 PERSONA = team(pk=lambda w: w.persona.pk)
+REVIEW = team(pk=lambda w: w.reviews.closed.pk)
+DRAFT = team(pk=lambda w: w.reviews.draft.pk)
+DRAFT_ITEM = team(pk=lambda w: w.reviews.draft.pk, item_pk=lambda w: w.reviews.item.pk)
+DRAFT_ACTION = team(pk=lambda w: w.reviews.draft.pk, action_pk=lambda w: w.reviews.action.pk)
 API_PK = {
     "membership": lambda w: w.membership.pk,
     "goal": lambda w: w.roadmap.goal.pk,
@@ -268,6 +295,20 @@ RULES: dict[str, Rule] = {
     "interviews:persona": rule(PERSONA, GET=READ, POST=READ),
     "interviews:persona_edit": rule(PERSONA, GET=EDIT_FORM, POST=EDIT_422),
     "interviews:persona_delete": rule(PERSONA, GET=EDIT_FORM, POST=EDIT_302),
+    # Weekly reviews: viewers read closed ones only; editors run them
+    "reviews:list": rule(team(), GET=READ, POST=GET_ONLY),
+    "reviews:start": rule(team(), GET=EDIT_POST_ONLY, POST=EDIT_302),
+    "reviews:schedule": rule(team(), GET=EDIT_FORM, POST=EDIT_422),
+    "reviews:review": rule(REVIEW, GET=READ, POST=GET_ONLY),
+    "reviews:markdown": rule(REVIEW, GET=READ, POST=GET_ONLY),
+    "reviews:print": rule(REVIEW, GET=READ, POST=GET_ONLY),
+    "reviews:refresh": rule(DRAFT, GET=EDIT_POST_ONLY, POST=EDIT_302),
+    "reviews:close": rule(DRAFT, GET=EDIT_FORM, POST=EDIT_422),  # not confirmed: refused
+    "reviews:item_comment": rule(DRAFT_ITEM, GET=EDIT_POST_ONLY, POST=EDIT_302),  # no version: back, with why
+    "reviews:item_override": rule(DRAFT_ITEM, GET=EDIT_POST_ONLY, POST=EDIT_302),
+    "reviews:action_new": rule(DRAFT, GET=EDIT_POST_ONLY, POST=EDIT_422),
+    "reviews:action_done": rule(DRAFT_ACTION, GET=EDIT_POST_ONLY, POST=EDIT_302),
+    "reviews:action_opportunity": rule(DRAFT_ACTION, GET=EDIT_FORM, POST=EDIT_422),
     # The API. Writes carry {"team": <slug>} unless the rule gives a body: the permission check comes first.
     "api:api-root": rule(none, GET="401 401 200 200 200 200", **api_no("POST", "PUT", "PATCH", "DELETE")),
     "api:team-list": rule(none, GET=API_LIST, POST="401 401 400 400 400 400", **api_no("PUT", "PATCH", "DELETE")),
@@ -446,6 +487,7 @@ def world(team, other_team, people) -> World:
         interview=interview,
         insight=insight,
         run=RefreshRun.objects.create(metric=roadmap.metric),
+        reviews=reviews_world(team, people["editor"]),
     )
 
 
