@@ -9,10 +9,11 @@ from django.core.management import call_command
 from opportunities.models import Kind, Node
 from portfolio.access import role_in
 from portfolio.models import Adoption, DataProduct, Decision, Goal, Membership, Role, Team
+from reviews.models import ActionItem, Review, ReviewItem
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Team, Membership, Goal, DataProduct, Adoption, Decision, Node)
+MODELS = (Team, Membership, Goal, DataProduct, Adoption, Decision, Node, Review, ReviewItem, ActionItem)
 
 
 def counts() -> dict[str, int]:

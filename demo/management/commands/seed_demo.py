@@ -11,10 +11,12 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from demo.discovery import seed_discovery
 from demo.metrics import seed_metrics
+from demo.reviews import seed_reviews
 from demo.roadmap import seed_roadmap
 from demo.tree import seed_tree
 from portfolio import services
@@ -80,6 +82,9 @@ class Command(BaseCommand):
             seed_roadmap(team, users)
             self._decisions(team, users, goals)
             self._other_team(other, users)
+        # Closing a review emails its summary when the transaction commits: the demo's stay in memory.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"), transaction.atomic():
+            seed_reviews(team, users)
         grown = ", ".join(
             part for part in (f"{nodes} tree nodes" if nodes else "", f"{metrics} metrics" if metrics else "") if part
         )
