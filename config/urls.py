@@ -14,11 +14,12 @@ from metrics.api import router as metrics_router
 from opportunities.api import router as opportunities_router
 from portfolio.api import ObtainTokenView
 from portfolio.api import router as portfolio_router
+from reviews.api import router as reviews_router
 
 # One API root for every app's viewsets; each app's basenames are its own, so URL names stay unique.
 api_router = DefaultRouter()
 api_router.include_format_suffixes = False  # JSON only: no ".json" twin of every route (actions did not accept it)
-for app_router in (portfolio_router, interviews_router, opportunities_router, metrics_router):
+for app_router in (portfolio_router, interviews_router, opportunities_router, metrics_router, reviews_router):
     api_router.registry.extend(app_router.registry)
 
 urlpatterns = [

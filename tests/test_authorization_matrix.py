@@ -81,6 +81,11 @@ def api_no(*methods: str) -> dict[str, str]:
     return dict.fromkeys(methods, API_NOT_HERE)
 
 
+# Weekly reviews' drafts: the team's working space, which viewers cannot see (404).
+API_DRAFT_READ = "401 401 404 200 200 404"
+API_DRAFT_EDIT = "401 401 404 400 400 404"
+API_DRAFT_ACTION = "401 401 404 200 200 404"
+
 NOT_ALLOWED = dict.fromkeys(API_METHODS, "405 405 405 405 405 405")
 
 
@@ -189,6 +194,10 @@ API_PK = {
     "persona": lambda w: w.persona.pk,
     "interview": lambda w: w.interview.pk,
     "insight": lambda w: w.insight.pk,
+    "review": lambda w: w.reviews.closed.pk,
+    "review-draft": lambda w: w.reviews.draft.pk,
+    "review-item": lambda w: w.reviews.item.pk,
+    "review-action": lambda w: w.reviews.action.pk,
 }
 
 
@@ -389,6 +398,30 @@ RULES: dict[str, Rule] = {
     "api:interview-detail": rule(api("interview"), **API_OBJECT),
     "api:insight-list": rule(none, GET=API_LIST, POST=API_CREATE, **api_no("PUT", "PATCH", "DELETE")),
     "api:insight-detail": rule(api("insight"), **API_OBJECT),
+    # Weekly reviews: viewers read closed reviews only; a draft, its items and actions are 404 to them
+    "api:review-list": rule(none, GET=API_LIST, **api_no("POST", "PUT", "PATCH", "DELETE")),
+    "api:review-detail": rule(api("review"), GET=API_READ, **api_no("POST", "PUT", "PATCH", "DELETE")),
+    "api:review-prepare": rule(
+        none,
+        body=lambda w: {"team": w.slug, "refresh": False},
+        POST="401 401 403 200 200 400",  # the outsider cannot name our team
+        **api_no("GET", "PUT", "PATCH", "DELETE"),
+    ),
+    "api:review-start": rule(api("review-draft"), POST=API_DRAFT_ACTION, **api_no("GET", "PUT", "PATCH", "DELETE")),
+    "api:review-close": rule(api("review-draft"), POST=API_DRAFT_ACTION, **api_no("GET", "PUT", "PATCH", "DELETE")),
+    "api:review-item-list": rule(none, GET=API_LIST, **api_no("POST", "PUT", "PATCH", "DELETE")),
+    "api:review-item-detail": rule(  # PATCH without a version: editors get the reason
+        api("review-item"), GET=API_DRAFT_READ, PATCH=API_DRAFT_EDIT, **api_no("POST", "PUT", "DELETE")
+    ),
+    "api:review-action-list": rule(none, GET=API_LIST, POST=API_CREATE, **api_no("PUT", "PATCH", "DELETE")),
+    "api:review-action-detail": rule(
+        api("review-action"),
+        GET=API_DRAFT_READ,
+        PUT=API_DRAFT_EDIT,
+        PATCH=API_DRAFT_EDIT,
+        DELETE="401 401 404 204 204 404",
+        **api_no("POST"),
+    ),
 }
 # Every route of the Django admin (named or not) but its log-in and log-out: only staff get in.
 PREFIX_RULES = {

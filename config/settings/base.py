@@ -167,7 +167,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # The weekly review has three "status" fields with different choices.
+        "ReviewStatusEnum": "reviews.models.ReviewStatus",
+        "ReviewItemStatusEnum": "reviews.models.ItemStatus",
+        "DeliveryStatusEnum": "reviews.models.DeliveryStatus",
+    },
 }
 
 # Celery: with no REDIS_URL, jobs run in process (the embedded default of `make demo`).
