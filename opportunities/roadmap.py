@@ -21,6 +21,7 @@ from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from metrics.impact import Readout, readouts
 from metrics.models import Metric, Snapshot, TargetStatus
 from metrics.queries import format_value
 from portfolio.models import Team
@@ -96,6 +97,9 @@ class Card:
     evidence: int | None
     outcome: OutcomeInfo | None = None
     index: int = 0  # its place in the whole lane (filters may hide the cards around it)
+    shipped_on: date | None = None
+    impact_metric: Metric | None = None  # a shipped solution answers to its own metric, or else its outcome's
+    impact: Readout | None = None  # Done lane: did shipping it move that metric?
 
     @property
     def kind_label(self) -> str:
@@ -252,13 +256,40 @@ def _card_rows(team: Team, scope: Node | None) -> QuerySet:
         "data_product_id",
         "path",
         *(["evidence"] if relation else []),
+        "shipped_on",
+        "metric_id",
         owner_name=F("owner__username"),
         product_name=F("data_product__name"),
+        **{f"metric_{name}": F(f"metric__{name}") for name in IMPACT_METRIC_FIELDS},
     )
 
 
+IMPACT_METRIC_FIELDS = ("key", "name", "grain", "direction", "unit", "decimals", "currency")
+
+
+def _impact_metric(row: dict, outcome: OutcomeInfo | None) -> Metric | None:
+    """The metric a card's readout uses: the node's own (read along with the card), or its outcome's."""
+    if row["metric_id"] is not None:
+        fields = {name: row[f"metric_{name}"] for name in IMPACT_METRIC_FIELDS}
+        return Metric(pk=row["metric_id"], **fields)
+    return outcome.trend.metric if outcome is not None and outcome.trend is not None else None
+
+
+def _add_readouts(cards: list[Card]) -> None:
+    """The impact readout of each shipped solution among `cards`. One query (none without any)."""
+    shipped = [
+        (card, card.impact_metric, card.shipped_on)
+        for card in cards
+        if card.kind == Kind.SOLUTION and card.impact_metric is not None and card.shipped_on is not None
+    ]
+    results = readouts((metric, day) for _, metric, day in shipped)
+    for card, metric, day in shipped:
+        card.impact = results[(metric.pk, day)]
+
+
 def team_roadmap(*, team: Team, scope: Node | None = None) -> Roadmap:
-    """The roadmap's lanes with all their cards. Three queries (two when no outcome has a metric).
+    """The roadmap's lanes with all their cards. Three queries (two when no outcome has a metric), plus
+    one for the impact readouts of the shipped solutions in the Done lane when there are any.
 
     `scope` (an outcome) limits everything to that outcome's branch, as a share link may.
     """
@@ -281,12 +312,15 @@ def team_roadmap(*, team: Team, scope: Node | None = None) -> Roadmap:
             path=row["path"],
             evidence=row.get("evidence"),
             outcome=by_path.get(row["path"][:STEPLEN]),
+            shipped_on=row["shipped_on"],
         )
+        card.impact_metric = _impact_metric(row, card.outcome)
         column = lanes[Lane(card.lane)]
         card.index = column.total
         column.total += 1
         column.cards.append(card)
         size += 1
+    _add_readouts(lanes[Lane.DONE].cards)
     return Roadmap(list(lanes.values()), outcomes, size, evidence=evidence_relation() is not None)
 
 

@@ -22,6 +22,7 @@ from portfolio.queries import history_of
 from . import queries, services
 from .charts import value_effort_matrix
 from .forms import DeleteForm, ImportForm, MoveForm, NodeForm, StatusForm, TreeFilterForm
+from .impact import node_impact
 from .models import STATUSES, Impact, Kind, Node, child_kinds
 
 TREE_BUDGET = 150  # cards rendered at first; deeper branches load when opened
@@ -90,6 +91,7 @@ def _panel_context(team: Team, node: Node, **extra) -> dict:
         "children": queries.children_of(node),
         "history": history_of(node),
         "explanation": queries.score_explanation(node),
+        "impact": node_impact(node),
         "statuses": STATUSES[node.kind].choices,
         "child_kinds": [Kind(k) for k in child_kinds(node.kind)],
         "move_targets": queries.move_targets(node=node),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
@@ -14,12 +14,12 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from opportunities import roadmap, services
+from opportunities import roadmap, services, sharing
 from opportunities.models import Kind, Lane, Node, ShareLink
 from portfolio.models import GoalStatus, Team
 from tests.html import assert_no_active_content, main_of, parse
 from tests.opportunities.factories import add
-from tests.opportunities.roadmap_factories import RoadmapWorld, big_roadmap, roadmap_world
+from tests.opportunities.roadmap_factories import RoadmapWorld, big_roadmap, metric_with_points, roadmap_world
 
 pytestmark = pytest.mark.django_db
 
@@ -638,3 +638,91 @@ def test_the_demo_roadmap_has_dates_over_the_coming_quarters_and_one_share_link(
     call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
     assert {(n.pk, n.target_date, n.version) for n in items} == first
     assert ShareLink.objects.filter(team=team).count() == 1
+
+
+# Impact readouts on the Done lane: did shipping it move the metric?
+
+BEFORE = [10, 11, 10, 12, 11, 10, 11, 12, 10, 11, 11, 10]  # twelve weeks of the usual ±1
+STEPPED = [*BEFORE, 15, 20, 21, 20, 22, 21]  # the ship week, four weeks ten higher, and this (unfinished) week
+
+
+def shipped_solution(team, editor, title: str, *, metric=None, outcome_metric=None) -> Node:
+    """A solution shipped five weeks ago (mid-week), in the Done lane, under an outcome with `outcome_metric`."""
+    shipped_on = timezone.localdate() - timedelta(weeks=5) + timedelta(days=3)
+    outcome = add(team, editor, Kind.OUTCOME, f"Outcome of {title}", metric=outcome_metric)
+    opportunity = add(team, editor, Kind.OPPORTUNITY, f"Need of {title}", outcome)
+    solution = add(team, editor, Kind.SOLUTION, title, opportunity, status="shipped", shipped_on=shipped_on)
+    if metric is not None:
+        Node.objects.filter(pk=solution.pk).update(metric=metric)
+    services.node_set_lane(node=solution, lane=Lane.DONE, by=editor)
+    return Node.objects.get(pk=solution.pk)
+
+
+def test_done_cards_say_whether_shipping_moved_the_metric(team, people, client_for):
+    metric = metric_with_points(team, "requests_answered_weekly", STEPPED, name="Requests answered", grain="week")
+    solution = shipped_solution(team, people["editor"], "Office hours", outcome_metric=metric)
+
+    card = main_of(client_for(people["viewer"]).get(url("roadmap", team))).find("li", id=f"rm-card-{solution.pk}")
+
+    impact = card.find(cls="impact")
+    assert impact.get("data-verdict") == "improved"
+    assert impact.find(cls="badge").text == "Improved"
+    message = impact.find(cls="impact-message").text
+    assert message.startswith("Up ") and "a clear improvement" in message
+    link = impact.find("a", cls="impact-metric")
+    assert link.text == "Requests answered" and link.get("href").startswith(f"/t/{team.slug}/metrics/{metric.key}/")
+
+
+def test_the_share_page_shows_the_readout_without_a_link_to_the_metric(team, people, client):
+    metric = metric_with_points(team, "requests_answered_weekly", STEPPED, name="Requests answered", grain="week")
+    solution = shipped_solution(team, people["editor"], "Office hours", outcome_metric=metric)
+    _, token = sharing.share_link_create(team=team, label="Leadership", by=people["editor"])
+
+    page = parse(client.get(reverse("opportunities:shared_roadmap", args=[token])))
+
+    impact = page.find("li", id=f"rm-card-{solution.pk}").find(cls="impact")
+    assert impact.get("data-verdict") == "improved"
+    assert impact.find("a") is None and impact.find(cls="impact-metric").text == "Requests answered"
+
+
+def test_a_solution_with_its_own_metric_is_judged_by_it_and_cards_elsewhere_have_no_readout(team, people):
+    outcome_metric = metric_with_points(team, "requests_answered_weekly", STEPPED, grain="week")
+    own = metric_with_points(team, "requests_reopened_weekly", [*BEFORE, 11, 10, 11, 12, 10, 11], grain="week")
+    solution = shipped_solution(team, people["editor"], "Office hours", metric=own, outcome_metric=outcome_metric)
+    waiting = add(team, people["editor"], Kind.SOLUTION, "Not yet", Node.objects.get(pk=solution.pk).get_parent())
+    services.node_set_lane(node=waiting, lane=Lane.NOW, by=people["editor"])
+
+    board = roadmap.team_roadmap(team=team)
+
+    cards = {card.title: card for card in board.cards}
+    readout = cards["Office hours"].impact
+    assert readout.metric_id == own.pk and readout.enough_data
+    assert readout.improved is None and "no clear effect yet" in readout.message
+    assert cards["Not yet"].impact is None  # not in the Done lane
+
+
+def test_a_recent_ship_waits_for_data_on_its_card(team, people, client_for):
+    metric = metric_with_points(team, "requests_answered_weekly", STEPPED, grain="week")
+    solution = shipped_solution(team, people["editor"], "Office hours", outcome_metric=metric)
+    Node.objects.filter(pk=solution.pk).update(shipped_on=timezone.localdate() - timedelta(days=9))
+
+    card = main_of(client_for(people["viewer"]).get(url("roadmap", team))).find("li", id=f"rm-card-{solution.pk}")
+
+    assert card.find(cls="badge-impact_waiting").text == "Waiting for data"
+    assert card.find(cls="impact-message").text.startswith("Not enough data yet: ")
+
+
+@pytest.mark.parametrize("size", [10, 300], ids=lambda size: f"{size}-nodes")
+def test_done_lane_readouts_cost_one_query_whatever_their_number(
+    team, people, client_for, django_assert_num_queries, size
+):
+    big_roadmap(team, people, size)
+    done = Node.objects.filter(team=team, kind=Kind.SOLUTION, lane=Lane.DONE)
+    done.update(status="shipped", shipped_on=timezone.localdate() - timedelta(days=40))
+    client = client_for(people["admin"])
+    expected = [*SHARED, *BOARD, "the impact readouts' snapshots", *CHOICES, NAV]
+
+    with django_assert_num_queries(len(expected)):  # the queries named in SHARED, BOARD, CHOICES and here
+        response = client.get(url("roadmap", team))
+
+    assert len(parse(response).find_all("div", cls="impact")) == done.count() > 0

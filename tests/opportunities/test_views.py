@@ -7,11 +7,15 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from opportunities import services
 from opportunities.models import Kind, Node, OpportunityStatus, SolutionStatus
@@ -19,6 +23,7 @@ from portfolio.models import Role, Team
 from tests.html import Node as Element
 from tests.html import assert_no_active_content, error_next_to, form_values, main_of, parse, post_form
 from tests.opportunities.factories import add, small_tree, wide_tree
+from tests.opportunities.roadmap_factories import metric_with_points
 from tests.portfolio.factories import DataProductFactory, GoalFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -1300,3 +1305,83 @@ def test_outline_orders_siblings_by_score_when_asked(team, editor, client_for):
     assert arranged.index(">Low<") < arranged.index(">High<")
     assert by_score.index(">High<") < by_score.index(">Low<")
     assert 'name="order"' in by_score
+
+
+# The impact of a shipped solution, in its panel
+
+WEEKS_BEFORE = [10, 11, 10, 12, 11, 10, 11, 12, 10, 11, 11, 10]  # twelve weeks of the usual ±1
+WEEKS_STEPPED = [*WEEKS_BEFORE, 15, 20, 21, 20, 22, 21]  # the ship week, four weeks ten higher, this week
+
+
+def ship(world: World, editor, **metric_fields) -> Node:
+    """Ship S five weeks ago (mid-week), its outcome measured by a weekly metric that stepped up since."""
+    if metric_fields:
+        metric = metric_with_points(
+            world.team, "requests_answered_weekly", WEEKS_STEPPED, grain="week", **metric_fields
+        )
+        Node.objects.filter(pk=world["outcome"].pk).update(metric=metric)
+    shipped_on = timezone.localdate() - timedelta(weeks=5) + timedelta(days=3)
+    Node.objects.filter(pk=world["S"].pk).update(status=SolutionStatus.SHIPPED, shipped_on=shipped_on)
+    return Node.objects.get(pk=world["S"].pk)
+
+
+def test_a_shipped_solutions_panel_shows_before_after_and_the_size_of_the_change(world, editor, viewer, client_for):
+    solution = ship(world, editor, name="Requests answered")
+
+    panel = main_of(client_for(viewer).get(url("node", world.team, solution.pk))).find("aside", id="panel")
+
+    section = panel.find("section", cls="impact-section")
+    assert section.find("h3").text == "Impact"
+    assert section.find(cls="badge").text == "Improved"
+    stats = {dd.get("data-stat"): dd.text for dd in section.find_all("dd")}
+    assert stats["before"] == "10"  # 10.5 (the four weeks before the ship week), with the metric's 0 decimals
+    assert stats["after"] == "21" and stats["difference"] == "+10"  # 20.75 and +10.25
+    assert float(stats["effect"].rstrip("×")) > 2
+    assert section.find(cls="impact-message").text.endswith("its usual weekly variation: a clear improvement.")
+    assert (
+        section.find("a", cls="impact-metric")
+        .get("href")
+        .startswith(reverse("metrics:metric", args=[world.team.slug, "requests_answered_weekly"]))
+    )
+
+
+def test_a_shipped_solution_without_a_metric_says_how_to_get_a_readout(world, editor, viewer, client_for):
+    solution = ship(world, editor, name="unused")
+    Node.objects.filter(pk=world["outcome"].pk).update(metric=None)
+
+    section = main_of(client_for(viewer).get(url("node", world.team, solution.pk))).find(
+        "section", cls="impact-section"
+    )
+
+    assert "give the outcome it serves a metric" in section.text
+    assert section.find(cls="impact") is None
+
+
+def test_a_solution_not_shipped_has_no_impact_section(world, viewer, client_for):
+    panel = main_of(client_for(viewer).get(url("node", world.team, world["S"].pk))).find("aside", id="panel")
+    assert panel.find("section", cls="impact-section") is None
+
+
+def test_the_impact_block_escapes_the_metric_name(world, editor, viewer, client_for):
+    solution = ship(world, editor, name='<script>alert(1)</script><img src=x onerror="alert(2)">')
+
+    page = parse(client_for(viewer).get(url("node", world.team, solution.pk)))
+
+    assert_no_active_content(page)
+    assert page.find("a", cls="impact-metric").text == '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_the_impact_costs_two_queries_more_than_any_solutions_panel(world, editor, viewer, client_for, htmx):
+    client = client_for(viewer)
+    headers = HTMX if htmx else {}
+    with CaptureQueriesContext(connection) as unshipped:
+        client.get(url("node", world.team, world["S"].pk), **headers)
+    solution = ship(world, editor, name="Requests answered")
+
+    with CaptureQueriesContext(connection) as shipped:
+        response = client.get(url("node", world.team, solution.pk), **headers)
+
+    # the metric (its own, or its outcome's), and its snapshots around the ship date
+    assert len(shipped) == len(unshipped) + 2
+    assert 'class="impact ' in response.content.decode()
