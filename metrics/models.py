@@ -250,11 +250,24 @@ class Metric(ConstraintErrorsOnField):
 class Snapshot(models.Model):
     """The value of a metric for one period (one row per metric and period)."""
 
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="snapshots")
+    # No index of its own: the unique (metric, period) index serves every lookup by metric.
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="snapshots", db_index=False)
     period = models.DateField()
     value = models.FloatField()
     computed_at = models.DateTimeField()
-    run = models.ForeignKey("RefreshRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Which run wrote the value (shown in the API). No index and no database constraint: a refresh
+    # writes hundreds of rows, each would pay an index entry and a foreign-key check, and an indexed
+    # run_id makes every changed value a non-HOT update. Nothing looks snapshots up by run; deleting
+    # a run through Django still sets run to NULL (on_delete=SET_NULL is applied by Django).
+    run = models.ForeignKey(
+        "RefreshRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
 
     class Meta:
         ordering = ["metric", "period"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -226,16 +226,24 @@ def parse_result(result: warehouses.QueryResult, grain: str) -> dict[date, float
 
 
 def store_snapshots(*, metric: Metric, values: dict[date, float], run: RefreshRun | None) -> int:
-    """Upsert the values, writing only new or changed periods, in bulk. Returns how many were written."""
+    """Upsert the values, writing only new or changed periods, in bulk. Returns how many were written.
+
+    Idempotent: a second call with the same values writes nothing. Call it inside the transaction
+    that records the run, so a failure leaves every earlier snapshot as it was.
+    """
     if not values:
         return 0
-    now = timezone.now()
-    run_id = run.pk if run else None
+    upsert = _upsert_postgresql if connection.vendor == "postgresql" else _upsert_portable
+    return upsert(metric_id=metric.pk, values=values, now=timezone.now(), run_id=run.pk if run else None)
+
+
+def _upsert_portable(*, metric_id: int, values: dict[date, float], now: datetime, run_id: int | None) -> int:
+    """Any database Django supports (SQLite for the embedded demo): read what is stored, write what differs."""
     # A range, not `period IN (…)` with one parameter per period: 4x cheaper for two years of days.
     span = (min(values), max(values))
-    existing = dict(Snapshot.objects.filter(metric=metric, period__range=span).values_list("period", "value"))
+    existing = dict(Snapshot.objects.filter(metric_id=metric_id, period__range=span).values_list("period", "value"))
     changed = [
-        Snapshot(metric_id=metric.pk, period=period, value=value, computed_at=now, run_id=run_id)
+        Snapshot(metric_id=metric_id, period=period, value=value, computed_at=now, run_id=run_id)
         for period, value in values.items()
         if period not in existing or not math.isclose(existing[period], value, rel_tol=1e-12, abs_tol=1e-12)
     ]
@@ -250,10 +258,53 @@ def store_snapshots(*, metric: Metric, values: dict[date, float], run: RefreshRu
     return len(changed)
 
 
+# One statement, one round trip: the incoming (period, value) pairs are compared with the stored
+# ones inside PostgreSQL and only new or changed periods reach the INSERT, so unchanged rows are
+# neither rewritten nor locked. The "changed" test is math.isclose(rel_tol=1e-12, abs_tol=1e-12),
+# as on the portable path. ON CONFLICT covers a row another transaction commits meanwhile.
+_UPSERT_POSTGRESQL = """
+WITH incoming (period, value) AS (
+    SELECT * FROM unnest(%(periods)s::date[], %(values)s::double precision[])
+), changed AS (
+    SELECT incoming.period, incoming.value
+    FROM incoming
+    LEFT JOIN {table} stored ON stored.metric_id = %(metric_id)s::bigint AND stored.period = incoming.period
+    WHERE stored.period IS NULL
+       OR abs(stored.value - incoming.value)
+          > greatest(1e-12 * greatest(abs(stored.value), abs(incoming.value)), 1e-12)
+)
+INSERT INTO {table} (metric_id, period, value, computed_at, run_id)
+SELECT %(metric_id)s::bigint, period, value, %(now)s::timestamptz, %(run_id)s::bigint FROM changed
+ON CONFLICT (metric_id, period) DO UPDATE
+SET value = EXCLUDED.value, computed_at = EXCLUDED.computed_at, run_id = EXCLUDED.run_id
+"""
+
+
+def _upsert_postgresql(*, metric_id: int, values: dict[date, float], now: datetime, run_id: int | None) -> int:
+    # Each array goes as one text literal ('{2026-01-01,…}'): a Python list would be sent as
+    # ARRAY['2026-01-01'::date, …], 1,460 casts for PostgreSQL to parse, about 4x slower. repr()
+    # of a float is exact (shortest round trip), and the values are finite (parse_result checks).
+    params = {
+        "periods": "{" + ",".join(period.isoformat() for period in values) + "}",
+        "values": "{" + ",".join(repr(float(value)) for value in values.values()) + "}",
+        "metric_id": metric_id,
+        "now": now,
+        "run_id": run_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT_POSTGRESQL.format(table=connection.ops.quote_name(Snapshot._meta.db_table)), params)
+        return cursor.rowcount
+
+
 def run_started(run_id: int) -> RefreshRun | None:
     """Mark a run as running (again, after a redelivery); None if it already finished."""
     with transaction.atomic():
-        run = RefreshRun.objects.select_for_update().select_related("metric__warehouse").filter(pk=run_id).first()
+        run = (
+            RefreshRun.objects.select_for_update(of=("self",))  # the run only, not its metric and warehouse
+            .select_related("metric__warehouse")
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
             return None
         run.status = RunStatus.RUNNING

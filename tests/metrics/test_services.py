@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from metrics import crypto, services, sqlguard, warehouses
@@ -15,6 +16,7 @@ from metrics.warehouses import QueryResult
 from opportunities import services as tree_services
 from opportunities.models import Kind
 from tests.opportunities.factories import add
+from tests.services import unavailable
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -292,3 +294,117 @@ def test_values_read_as_people_expect(unit, value, shown):
     from metrics.queries import format_value
 
     assert format_value(value, Metric(unit=unit, currency="EUR", decimals=0)) == shown
+
+
+# Storing snapshots: PostgreSQL's one-statement upsert and the portable path (SQLite, the demo)
+# obey the same rules. On PostgreSQL both paths run; on SQLite, the portable one.
+
+
+@pytest.fixture(params=["postgresql", "portable"])
+def upsert(request):
+    """One of the two ways store_snapshots writes, as store(metric, values, run) -> rows written."""
+    from django.db import connection
+
+    if request.param == "postgresql":
+        if connection.vendor != "postgresql":
+            unavailable("PostgreSQL", "DATABASE_URL does not point at PostgreSQL (this run uses SQLite)")
+        path = services._upsert_postgresql
+    else:
+        path = services._upsert_portable
+
+    def store(metric, values, run=None):
+        with transaction.atomic():  # as run_refresh calls it
+            return path(metric_id=metric.pk, values=values, now=timezone.now(), run_id=run.pk if run else None)
+
+    return store
+
+
+def stored(metric) -> dict:
+    return dict(Snapshot.objects.filter(metric=metric).values_list("period", "value"))
+
+
+def row_versions(metric) -> dict:
+    """{period: (computed_at, run, physical version)}: on PostgreSQL the version is (ctid, xmax),
+    which an UPDATE changes (a new row version) and a row lock changes too (xmax)."""
+    from django.db import connection
+
+    rows = Snapshot.objects.filter(metric=metric)
+    if connection.vendor == "postgresql":
+        table = Snapshot._meta.db_table
+        rows = rows.extra(select={"version": f"{table}.ctid::text || '/' || {table}.xmax::text"})  # noqa: S610
+        return {s.period: (s.computed_at, s.run_id, s.version) for s in rows}
+    return {s.period: (s.computed_at, s.run_id) for s in rows}
+
+
+def test_store_inserts_every_period_with_its_run(team, editor, warehouse, upsert):
+    metric = make_metric(team, editor, warehouse)
+    run = RefreshRun.objects.create(metric=metric, trigger="test")
+    values = {date(2025, 1, 1) + timedelta(days=d): d * 1.5 - 100 for d in range(730)}
+    values[date(2025, 1, 1)] = 0.1 + 0.2  # not exactly 0.3: stored to the last bit
+    values[date(2025, 1, 2)] = 1.234567890123e300
+
+    assert upsert(metric, values, run) == 730
+    assert stored(metric) == values
+    assert set(Snapshot.objects.filter(metric=metric).values_list("run_id", flat=True)) == {run.pk}
+
+
+def test_store_writes_only_the_periods_whose_value_changed(team, editor, warehouse, upsert):
+    metric = make_metric(team, editor, warehouse)
+    first = RefreshRun.objects.create(metric=metric, trigger="test")
+    values = {date(2026, 1, 1) + timedelta(days=d): float(d) for d in range(10)}
+    upsert(metric, values, first)
+    before = row_versions(metric)
+
+    second = RefreshRun.objects.create(metric=metric, trigger="test")
+    changed = dict(values)
+    changed[date(2026, 1, 3)] = 2.5  # was 2.0
+    changed[date(2026, 1, 5)] = 4.0 * (1 + 1e-15)  # within the tolerance: the same number
+    changed[date(2026, 1, 20)] = 7.0  # a new period
+    assert upsert(metric, changed, second) == 2
+
+    after = row_versions(metric)
+    assert stored(metric)[date(2026, 1, 3)] == 2.5
+    assert stored(metric)[date(2026, 1, 5)] == 4.0
+    assert after[date(2026, 1, 3)][1] == after[date(2026, 1, 20)][1] == second.pk
+    untouched = set(values) - {date(2026, 1, 3)}
+    assert {p: after[p] for p in untouched} == {p: before[p] for p in untouched}  # not rewritten, not locked
+
+
+def test_storing_the_same_values_twice_changes_nothing(team, editor, warehouse, upsert):
+    metric = make_metric(team, editor, warehouse)
+    values = {date(2026, 1, 1) + timedelta(days=d): d / 3 for d in range(100)}
+    assert upsert(metric, values, RefreshRun.objects.create(metric=metric, trigger="test")) == 100
+    before = row_versions(metric)
+
+    assert upsert(metric, values, RefreshRun.objects.create(metric=metric, trigger="test")) == 0
+    assert row_versions(metric) == before
+
+
+def test_a_failure_after_storing_keeps_every_earlier_value(team, editor, warehouse, upsert):
+    metric = make_metric(team, editor, warehouse)
+    values = {date(2026, 1, 1) + timedelta(days=d): float(d) for d in range(10)}
+    upsert(metric, values)
+    before = row_versions(metric)
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # the run's transaction fails after the upsert
+        upsert(metric, {period: value + 1 for period, value in values.items()})
+        raise RuntimeError("the run's bookkeeping failed")
+    assert stored(metric) == values
+
+    def same_rows(versions: dict) -> dict:  # an aborted update leaves its transaction id in xmax, nothing else
+        return {p: (v[0], v[1], *(ctid_xmax.split("/")[0] for ctid_xmax in v[2:])) for p, v in versions.items()}
+
+    assert same_rows(row_versions(metric)) == same_rows(before)
+
+
+def test_store_snapshots_costs_one_query_on_postgresql(team, editor, warehouse, django_assert_num_queries):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        unavailable("PostgreSQL", "DATABASE_URL does not point at PostgreSQL (this run uses SQLite)")
+    metric = make_metric(team, editor, warehouse)
+    values = {date(2024, 1, 1) + timedelta(days=d): float(d) for d in range(730)}
+    with django_assert_num_queries(1):  # the upsert
+        assert services.store_snapshots(metric=metric, values=values, run=None) == 730
+    with django_assert_num_queries(1):  # the upsert, which finds nothing changed
+        assert services.store_snapshots(metric=metric, values=values, run=None) == 0
