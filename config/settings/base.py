@@ -186,6 +186,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than the longest refresh (statement timeouts are capped at an hour, plus retries' waits).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Workers keep their database connection between tasks (config/celery.py checks its age and health
+# around each task); the fixup of Celery's Django integration recycles it every so many tasks.
+WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=300)
+CELERY_DB_REUSE_MAX = 1000 if WORKER_DATABASE_CONN_MAX_AGE else None
 CELERY_TIMEZONE = "UTC"
 
 # Keys that encrypt warehouse secrets (comma-separated; the first encrypts, all decrypt).
