@@ -349,11 +349,10 @@ def generate(
             if metric.last_refreshed_at is None:
                 reasons.append("It has never been refreshed successfully.")
             else:
-                age = now - metric.last_refreshed_at
-                hours = int(age.total_seconds() // 3600)
+                hours = int((now - metric.last_refreshed_at).total_seconds() // 3600)
+                ago = f"{hours} h" if hours < 48 else f"{hours // 24} days"
                 reasons.append(
-                    f"Stale: last refreshed {hours // 24} days {hours % 24} h ago, "
-                    f"on a {metric.get_schedule_display().lower()} schedule."
+                    f"Stale: last refreshed {ago} ago, on a {metric.get_schedule_display().lower()} schedule."
                 )
         if reasons:
             item = metric_item(Section.DATA_TRUST, fig, team, " ".join(reasons))

@@ -16,7 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from portfolio.models import Goal, Team, Versioned
+from portfolio.models import Goal, Team, Versioned, check_owner_is_member
 
 
 def validate_timezone(value: str) -> None:
@@ -244,8 +244,6 @@ class ActionItem(Versioned):
         return self.title
 
     def clean(self) -> None:
-        from portfolio.models import check_owner_is_member
-
         errors: dict[str, str] = {}
         try:
             check_owner_is_member(self, self.team_id)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -123,6 +125,35 @@ def payload(review: Review) -> dict[str, Any]:
     }
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not an instruction: following one could turn our POST into a GET
+    of an address nobody chose (such as a cloud metadata service)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def check_destination(url: str) -> None:
+    """Refuse addresses a webhook has no business reaching: link-local (where cloud metadata
+    services live), multicast, unspecified and reserved ones. Private networks stay allowed
+    (chat servers often live there)."""
+    parts = urlsplit(url)
+    where = redact_url(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise DeliveryFailed(f"Could not reach {where}: its name does not resolve.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+            raise DeliveryFailed(
+                f"{where} points to {address}, a link-local or reserved address: webhooks may not go there."
+            )
+
+
 def post_webhook(url: str, body: dict[str, Any]) -> int:
     """POST the JSON body; returns the HTTP status, or raises DeliveryFailed with a reason in words."""
     data = json.dumps(body, ensure_ascii=False).encode()
@@ -134,8 +165,9 @@ def post_webhook(url: str, body: dict[str, Any]) -> int:
         raise DeliveryFailed("The webhook address must start with http:// or https://.")
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - http(s) only
     where = redact_url(url)
+    check_destination(url)
     try:
-        with urllib.request.urlopen(request, timeout=settings.REVIEW_WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=settings.REVIEW_WEBHOOK_TIMEOUT_SECONDS) as response:
             return response.status
     except urllib.error.HTTPError as error:
         raise DeliveryFailed(f"{where} answered {error.code} {error.reason}.") from None

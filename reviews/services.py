@@ -161,6 +161,17 @@ def review_prepare(
     return regenerate(review=review, by=by)
 
 
+def _differs(item: ReviewItem, values: dict[str, Any]) -> bool:
+    """Whether the regenerated values differ from the stored ones (foreign keys by id: no query)."""
+    for name, value in values.items():
+        if name in ("metric", "node", "goal"):
+            if getattr(item, f"{name}_id") != (value.pk if value is not None else None):
+                return True
+        elif getattr(item, name) != value:
+            return True
+    return False
+
+
 @transaction.atomic
 def regenerate(*, review: Review, by: AbstractBaseUser | None = None, now=None) -> Review:  # type: ignore[no-untyped-def]
     review = Review.objects.select_for_update().select_related("team").get(pk=review.pk)
@@ -177,7 +188,7 @@ def regenerate(*, review: Review, by: AbstractBaseUser | None = None, now=None) 
             item = ReviewItem(review=review, section=entry.section, key=entry.key, position=position, **values)
             item._history_user = by  # type: ignore[attr-defined]
             item.save()
-        else:
+        elif _differs(item, values) or item.position != position:
             for name, value in values.items():
                 setattr(item, name, value)
             item.position = position

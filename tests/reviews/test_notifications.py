@@ -35,6 +35,8 @@ class Receiver:
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/elsewhere")
                 self.end_headers()
                 self.wfile.write(b"ok" if status == 200 else b"boom")
 
@@ -214,3 +216,21 @@ def test_payload_of_a_review_without_items(team, team_admin):
     data = payload(review)
     assert (data["headline"], data["items"], data["actions"]) == ([], [], [])
     assert data["review"]["closed_at"] is None
+
+
+def test_webhook_never_follows_a_redirect(team, team_admin, fast_retries, django_capture_on_commit_callbacks):
+    with Receiver([302] * 10) as receiver:
+        review = closed_review(team, team_admin, receiver.url, django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get(channel="webhook")
+    assert delivery.status == "failed"
+    assert delivery.last_error.endswith("answered 302 Found.")
+    assert [r["path"] for r in receiver.requests] == [f"/hooks/{TOKEN}"] * 3
+
+
+def test_webhook_to_a_link_local_address_is_refused(team, team_admin, fast_retries, django_capture_on_commit_callbacks):
+    review = closed_review(
+        team, team_admin, "http://169.254.169.254/latest/meta-data/", django_capture_on_commit_callbacks
+    )
+    delivery = review.deliveries.get(channel="webhook")
+    assert delivery.status == "failed"
+    assert "points to 169.254.169.254, a link-local or reserved address" in delivery.last_error

@@ -267,3 +267,12 @@ def test_schedule_update_validates_time_zone_and_addresses(team, team_admin):
         services.schedule_update(team=team, by=team_admin, expected_version=0, hour=9)
     assert services.schedule_update(team=team, by=team_admin, expected_version=1, hour=10).version == 2
     assert Review.objects.count() == 0
+
+
+def test_regenerating_unchanged_data_writes_no_item_history(team, team_admin):
+    metric_with_series(team, FLAT, is_north_star=True)
+    metric_with_series(team, FLAT[:-1] + [40.0], critical_threshold=50)
+    prepare(team, team_admin)
+    assert ReviewItem.history.count() == 2
+    prepare(team, team_admin)
+    assert ReviewItem.history.count() == 2
