@@ -91,7 +91,12 @@ CERTIFIED = {"sales_daily_revenue", "sales_daily_orders", "data_weekly_active_co
 
 def seed_metrics(team, users: dict, products: dict, *, stream=None) -> int:  # type: ignore[no-untyped-def]
     """Build the warehouse file, define the catalogue, compute it, link outcomes. Returns metrics created."""
-    demo_warehouse.build(WAREHOUSE_PATH, timezone.localdate())
+    shipped = dict(
+        Node.objects.filter(team=team, kind=Kind.SOLUTION, title__in=list(demo_warehouse.EFFECTS))
+        .exclude(shipped_on=None)
+        .values_list("title", "shipped_on")
+    )  # the warehouse's numbers move on the day these solutions really shipped in the tree
+    demo_warehouse.build(WAREHOUSE_PATH, timezone.localdate(), shipped)
     warehouse = Warehouse.objects.filter(team=team, name="Demo warehouse (DuckDB)").first()
     if warehouse is None:
         warehouse = metric_services.warehouse_create(

@@ -239,11 +239,11 @@ TREE = [
                             n(
                                 E,
                                 "Backtest view increases weekly use",
-                                "inconclusive",
+                                "passed",
                                 assumption="Seeing accuracy builds trust",
                                 method="Compare weekly active merchandisers 4 weeks before and after",
                                 success_criterion="+20% weekly users",
-                                result="+8%, within normal variation",
+                                result="About a quarter more weekly users, far beyond the usual weekly movement",
                             ),
                         ],
                     ),

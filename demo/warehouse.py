@@ -3,6 +3,9 @@
 Daily orders by channel, checkout sessions, dashboard views by consuming team, pipeline runs
 with their load times, data requests and forecast usage. Noise comes from a hash of the date,
 so the numbers are realistic (trend, weekly seasonality, a few bad days) and reproducible.
+
+Shipped solutions of the demo tree that really moved a number do so here, from the day after they
+shipped (see `EFFECTS`), so their impact readouts have something true to find.
 """
 
 from __future__ import annotations
@@ -12,11 +15,26 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 DAYS = 730
 
+# Demo solution -> (table, column, factor from the day after it shipped). Merchandisers who can see
+# last season's forecast against what really sold come back to it: a quarter more of them each week.
+EFFECTS = {
+    "Show last season's forecast against actuals": ("forecast_usage", "active_merchandisers", 1.25),
+}
 
-def _sql(start: date, end: date) -> list[str]:
+
+def _effect(table: str, shipped: dict[str, date]) -> str:
+    """A SQL factor: 1 until a solution that moves `table` shipped, its factor from the day after."""
+    factor = "1"
+    for title, (effect_table, _column, by) in EFFECTS.items():
+        if effect_table == table and title in shipped:
+            factor += f" * (CASE WHEN day > DATE '{shipped[title]}' THEN {by} ELSE 1 END)"
+    return factor
+
+
+def _sql(start: date, end: date, shipped: dict[str, date]) -> list[str]:
     span = f"range(DATE '{start}', DATE '{end}' + INTERVAL 1 DAY, INTERVAL 1 DAY)"
     noise = "((hash(CAST(day AS VARCHAR) || '{salt}') % 1000) / 1000.0)"  # 0..1, fixed per day
     n = lambda salt: noise.format(salt=salt)  # noqa: E731
@@ -24,7 +42,8 @@ def _sql(start: date, end: date) -> list[str]:
     weekend = "(CASE WHEN dayofweek(day) IN (0, 6) THEN 1 ELSE 0 END)"
     return [
         "CREATE TABLE meta (key VARCHAR, value VARCHAR)",
-        f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'), ('built_until', '{end}')",
+        f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'), ('built_until', '{end}'), "
+        f"('effects', '{_signature(shipped)}')",
         f"CREATE TABLE calendar AS SELECT CAST(d AS DATE) AS day FROM {span} t(d)",
         f"""CREATE TABLE daily_orders AS
             SELECT day, channel,
@@ -62,19 +81,31 @@ def _sql(start: date, end: date) -> list[str]:
                    round(60 * (1 - 0.6 * {t}) * (0.7 + 0.6 * {n("h")}), 1) AS median_hours_to_answer
             FROM calendar""",
         f"""CREATE TABLE forecast_usage AS
-            SELECT day, CAST(round(80 * (0.15 + 0.3 * {t}) * (1 - 0.9 * {weekend}) * (0.85 + 0.3 * {n("u")})) AS INTEGER)
-                   AS active_merchandisers
+            SELECT day, CAST(round(80 * (0.15 + 0.3 * {t}) * (1 - 0.9 * {weekend}) * (0.85 + 0.3 * {n("u")})
+                   * {_effect("forecast_usage", shipped)}) AS INTEGER) AS active_merchandisers
             FROM calendar""",
     ]
 
 
-def build(path: Path, today: date) -> bool:
-    """Build (or rebuild, when stale) the demo warehouse at `path`. Returns True if it was built."""
+def _signature(shipped: dict[str, date]) -> str:
+    return ";".join(f"{shipped[title]}" for title in sorted(EFFECTS) if title in shipped)
+
+
+def build(path: Path, today: date, shipped: dict[str, date] | None = None) -> bool:
+    """Build (or rebuild, when stale) the demo warehouse at `path`. Returns True if it was built.
+
+    `shipped`: the day each solution of `EFFECTS` shipped in the demo tree (those missing move nothing).
+    """
+    shipped = {title: day for title, day in (shipped or {}).items() if title in EFFECTS}
     if path.exists():
         try:
             with duckdb.connect(str(path), read_only=True) as conn:
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("schema_version") == SCHEMA_VERSION and meta.get("built_until") == str(today):
+            if (
+                meta.get("schema_version") == SCHEMA_VERSION
+                and meta.get("built_until") == str(today)
+                and meta.get("effects", "") == _signature(shipped)
+            ):
                 return False
         except duckdb.Error:
             pass
@@ -84,7 +115,7 @@ def build(path: Path, today: date) -> bool:
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
     with duckdb.connect(str(tmp)) as conn:
-        for statement in _sql(start, today):
+        for statement in _sql(start, today, shipped):
             conn.execute(statement)
     tmp.rename(path)
     return True

@@ -6,7 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from demo.warehouse import EFFECTS
+from opportunities.impact import node_impact
 from opportunities.models import Kind, Node
+from opportunities.roadmap import team_roadmap
 from portfolio.access import role_in
 from portfolio.models import Adoption, DataProduct, Decision, Goal, Membership, Role, Team
 from reviews.models import ActionItem, Review, ReviewItem
@@ -56,3 +59,22 @@ def test_demo_tree_is_realistic():
     statuses = set(Node.objects.filter(team=team, kind=Kind.SOLUTION).values_list("status", flat=True))
     assert {"idea", "building", "shipped"} <= statuses
     assert not any(Node.objects.find_problems())
+
+
+def test_two_demo_solutions_are_shipped_with_honest_impact_readouts():
+    call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
+    team = Team.objects.get(slug="data-analytics")
+    shipped = {n.title: n for n in Node.objects.filter(team=team, kind=Kind.SOLUTION, status="shipped")}
+
+    moved = node_impact(shipped["Show last season's forecast against actuals"])  # the warehouse moves its metric
+    assert set(EFFECTS) == {"Show last season's forecast against actuals"}
+    assert moved.metric.key == "forecast_weekly_active_merchandisers"
+    assert moved.readout.enough_data and moved.readout.improved is True
+    assert moved.readout.effect_size >= 2 and "a clear improvement" in moved.readout.message
+    unmoved = node_impact(shipped["Certify one orders table and deprecate the rest"])  # nothing in the data moves
+    assert unmoved.metric.key == "requests_median_hours_to_answer"
+    assert unmoved.readout.enough_data and unmoved.readout.improved is None
+    assert "within its usual weekly variation" in unmoved.readout.message
+    done = [card for card in team_roadmap(team=team).cards if card.impact is not None]
+    assert sum(card.impact.enough_data for card in done) >= 2
+    assert any(not card.impact.enough_data for card in done)  # a recent ship says it is waiting for data
