@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from metrics.models import Metric, Snapshot
 from metrics.queries import format_value
-from reviews import services
+from reviews import agenda, services
 from reviews.agenda import SPARK_WINDOW, TOLERANCE, display_change
 from reviews.models import ActionItem, Review, ReviewItem, ReviewStatus, Section
 
@@ -74,12 +74,15 @@ def seed_reviews(team, users: dict) -> int:  # type: ignore[no-untyped-def]
     existing = dict(Review.objects.filter(team=team).values_list("week", "status"))
     created = 0
     history = _history(team, since=this_week - timedelta(weeks=WEEKS, days=400))
+    # The demo's history is all written today, so the agenda sees every win as today's: share them
+    # out over the past weeks instead, two a week, as a team would have celebrated them.
+    wins = [] if existing else agenda.wins_for(team=team, since=timezone.now() - timedelta(weeks=WEEKS + 1))
     for weeks_ago in range(WEEKS, 0, -1):
         week = this_week - timedelta(weeks=weeks_ago)
         if existing.get(week) == ReviewStatus.CLOSED:
             continue
         created += week not in existing
-        _past_review(team, users, week, weeks_ago, history)
+        _past_review(team, users, week, weeks_ago, history, wins[2 * (weeks_ago - 1) : 2 * weeks_ago])
     if this_week not in existing:
         services.review_prepare(team=team, by=lead, refresh=False)
         created += 1
@@ -90,10 +93,17 @@ def _at(day: date, hour: int) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour)))
 
 
-def _past_review(team, users: dict, week: date, weeks_ago: int, history: dict) -> None:  # type: ignore[no-untyped-def]
+def _past_review(team, users: dict, week: date, weeks_ago: int, history: dict, wins: list) -> None:  # type: ignore[no-untyped-def]
     lead = users["lead"]
+    held = _at(week, 9)
     review = services.review_prepare(team=team, by=lead, week=week, refresh=False)
+    # Again as of the morning it was held: experiments, goals and wins of that week, not of today.
+    review = services.regenerate(review=review, by=lead, now=held)
     _replay_numbers(review, as_of=week - timedelta(days=1), history=history)
+    for position, win in enumerate(wins, start=review.items.count()):
+        ReviewItem.objects.get_or_create(
+            review=review, section=win.section, key=win.key, defaults={"position": position, **win.values()}
+        )
     summary, actions = STORY[weeks_ago]
     items = list(review.items.order_by("position", "pk"))
     for i, item in enumerate(items[:3]):
@@ -113,7 +123,6 @@ def _past_review(team, users: dict, week: date, weeks_ago: int, history: dict) -
         )
         raised.append((action, done))
     review = services.review_close(review=review, by=lead, summary=summary)
-    held = _at(week, 9)
     Review.objects.filter(pk=review.pk).update(
         created_at=held - timedelta(hours=3), prepared_at=held - timedelta(hours=3), opened_at=held, closed_at=held + timedelta(minutes=40)
     )  # fmt: skip

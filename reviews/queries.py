@@ -100,6 +100,10 @@ class ReviewPage:
         return [item for section in self.sections for item in section.items]
 
     @property
+    def action_count(self) -> int:
+        return len(self.raised) + len(self.carried)
+
+    @property
     def attention(self) -> int:
         return sum(len(s.items) for s in self.sections if s.value == Section.OFF_TRACK)
 

@@ -253,7 +253,9 @@ def test_override_needs_a_reason(team, people, draft, client_for):
         **HTMX,
     )
     assert response.status_code == 422
-    assert "Say why" in error_next_to(parse(response), "reason")
+    fragment = parse(response)
+    assert "Say why" in error_next_to(fragment, "reason")
+    assert fragment.find("option", value="at_risk").attrs.keys() >= {"selected"}  # the choice is kept
     assert ReviewItem.objects.get(pk=item.pk).status_override == ""
 
 
