@@ -21,7 +21,7 @@ from portfolio.models import Team
 from portfolio.queries import history_of
 from portfolio.services import EditConflict
 
-from . import pages, queries, services, sqlguard, warehouses
+from . import impact, pages, queries, services, sqlguard, warehouses
 from .forms import AnnotationForm, CatalogueFilterForm, MetricForm, PreviewForm, WarehouseForm
 from .models import Metric, RefreshRun, Warehouse
 
@@ -102,12 +102,21 @@ def metric_detail(request: HttpRequest, team: Team, key: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "overview":
         return render(request, "metrics/metric_detail.html#overview", context)
     metric = context["metric"]
+    _with_readouts(metric, context["detail"].annotations)
     context.update(
         history=history_of(metric),
         outcomes=pages.outcomes_for(metric=metric),
         annotation_form=AnnotationForm(),
     )
     return render(request, "metrics/metric_detail.html", context)
+
+
+def _with_readouts(metric: Metric, annotations: list) -> None:
+    """Each "Shipped" marker carries the impact readout of its day. One query when there is one, else none."""
+    shipped = [note for note in annotations if note.source == "shipped"]
+    found = impact.readouts((metric, note.date) for note in shipped)
+    for note in shipped:
+        note.readout = found[(metric.pk, note.date)]
 
 
 def _runs_response(request: HttpRequest, team: Team, metric: Metric, *, status: int = 200) -> HttpResponse:

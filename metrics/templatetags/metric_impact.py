@@ -21,9 +21,12 @@ VERDICTS = {
 
 @register.inclusion_tag("metrics/_impact.html")
 def impact_readout(
-    readout: Readout, metric: Metric, team: Any, *, compact: bool = False, link: bool = True
+    readout: Readout, metric: Metric, team: Any, *, compact: bool = False, link: bool = True, named: bool = True
 ) -> dict[str, Any]:
-    """The readout's verdict and message; unless compact, its numbers too. `link`: to the metric's page."""
+    """The readout's verdict and message; unless compact, its numbers too.
+
+    `named`: say which metric (`link`: as a link to its page); the metric's own page does not need to.
+    """
     unit = "month" if metric.grain == Grain.MONTH else "week"
     return {
         "r": readout,
@@ -31,6 +34,7 @@ def impact_readout(
         "team": team,
         "compact": compact,
         "link": link,
+        "named": named,
         "verdict_label": VERDICTS[readout.verdict],
         "window": f"{readout.periods} {unit}{'s' if readout.periods != 1 else ''}",
         "unit": unit,

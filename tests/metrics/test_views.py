@@ -10,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -1138,3 +1140,62 @@ def test_runs_fragment_costs_a_fixed_number_of_queries(world, viewer, client_for
     client = client_for(viewer)
     with django_assert_num_queries(5):  # session, user, membership + team, the metric, its latest runs + who asked
         client.get(url("metric_runs", world.team, world.north_star.key), **HTMX)
+
+
+# Shipped markers carry their impact readout
+
+
+def stepped_days(metric: Metric, shipped_on, step: float) -> None:
+    """Instead of its values: 130 days alternating 100/102, plus `step` after `shipped_on` (until yesterday)."""
+    Snapshot.objects.filter(metric=metric).delete()
+    now = timezone.now()
+    Snapshot.objects.bulk_create(
+        Snapshot(
+            metric=metric,
+            period=day,
+            value=100 + 2 * (day.toordinal() % 2) + (step if day > shipped_on else 0),
+            computed_at=now,
+        )
+        for day in (shipped_on + timedelta(days=d) for d in range(-90, 40))
+        if day < timezone.localdate()
+    )
+
+
+def test_a_shipped_marker_says_whether_the_metric_moved(world, viewer, client_for):
+    shipped_on = timezone.localdate() - timedelta(days=35)
+    stepped_days(world.north_star, shipped_on, step=15)
+    Annotation.objects.create(
+        metric=world.north_star, date=shipped_on, text="Shipped: Faster checkout", source="shipped"
+    )
+    Annotation.objects.create(metric=world.north_star, date=shipped_on, text="A plain note")
+
+    notes = main_of(client_for(viewer).get(url("metric", world.team, world.north_star.key))).find(
+        "ul", cls="annotations"
+    )
+
+    items = notes.find_all("li")
+    shipped = next(li for li in items if "Shipped: Faster checkout" in li.text)
+    plain = next(li for li in items if "A plain note" in li.text)
+    assert shipped.find(cls="impact").get("data-verdict") == "improved"
+    assert "a clear improvement" in shipped.find(cls="impact-message").text
+    assert shipped.find(cls="impact-metric") is None  # its own page: no need to name it
+    assert plain.find(cls="impact") is None
+
+
+def test_shipped_markers_cost_one_query_whatever_their_number(world, viewer, client_for):
+    shipped_on = timezone.localdate() - timedelta(days=35)
+    stepped_days(world.north_star, shipped_on, step=15)
+    client = client_for(viewer)
+    page = url("metric", world.team, world.north_star.key)
+    with CaptureQueriesContext(connection) as without:
+        client.get(page)
+    for i in range(6):
+        Annotation.objects.create(
+            metric=world.north_star, date=shipped_on + timedelta(days=i), text=f"Shipped: {i}", source="shipped"
+        )
+
+    with CaptureQueriesContext(connection) as with_six:
+        response = client.get(page)
+
+    assert len(with_six) == len(without) + 1  # the snapshots around every ship date, at once
+    assert response.content.decode().count('class="impact ') == 6
