@@ -118,23 +118,26 @@ def _span(grain: str, shipped_on: date) -> tuple[date, date]:
 def _sides(
     grain: str, shipped_on: date, points: list[tuple[date, float]], today: date
 ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(before, after) as (index, value): before up to NOISE_PERIODS back, after only finished periods."""
-    before: list[tuple[int, float]] = []
-    after: list[tuple[int, float]] = []
+    """(before, after) as (index, value): before up to NOISE_PERIODS back, after only finished periods.
+
+    One value per period: should a warehouse return two snapshots in one week or month, the later counts.
+    """
+    before: dict[int, float] = {}
+    after: dict[int, float] = {}
     if grain == Grain.MONTH:
         ship = shipped_on.year * 12 + shipped_on.month
         for period, value in points:
             offset = period.year * 12 + period.month - ship
             if offset < 0:
-                before.append((-offset, value))
+                before[-offset] = value
             elif offset > 0 and _month_start(period, 1) <= today:
-                after.append((offset, value))
+                after[offset] = value
     elif grain == Grain.WEEK:
         for period, value in points:
             if period + timedelta(days=7) <= shipped_on:  # ends before the ship day
-                before.append(((shipped_on - period).days // 7, value))
+                before[(shipped_on - period).days // 7] = value
             elif period > shipped_on and period + timedelta(days=7) <= today:
-                after.append((((period - shipped_on).days + 6) // 7, value))
+                after[((period - shipped_on).days + 6) // 7] = value
     else:  # daily values in 7-day blocks counted from the ship day
         blocks: dict[int, list[float]] = {}
         for period, value in points:
@@ -147,10 +150,8 @@ def _sides(
             block_end = shipped_on + timedelta(days=7 * index)
             if len(values) < MIN_DAYS_IN_WEEK or (index > 0 and block_end >= today):
                 continue
-            (after if index > 0 else before).append((abs(index), statistics.fmean(values)))
-    before.sort()
-    after.sort()
-    return before, after
+            (after if index > 0 else before)[abs(index)] = statistics.fmean(values)
+    return sorted(before.items()), sorted(after.items())
 
 
 def _readout(metric: Metric, shipped_on: date, points: list[tuple[date, float]], today: date) -> Readout:

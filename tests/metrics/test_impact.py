@@ -179,6 +179,21 @@ def test_weekly_metric_compares_four_whole_weeks_and_leaves_the_ship_week_out(wa
     assert f"(+{r.difference:.1f} pts)" in r.message and "its usual weekly variation" in r.message
 
 
+def test_weekly_periods_may_start_on_any_weekday(warehouse):
+    m = metric(warehouse, grain=Grain.WEEK)
+    shipped = date(2026, 9, 13)  # a Sunday, and here weeks start on Sunday: the ship week starts that day
+    weeks = [shipped + timedelta(weeks=i) for i in range(-12, 9)]
+    values = {week: 50.0 + i % 3 + (10 if week > shipped else 0) for i, week in enumerate(weeks)}
+    values[shipped] = 999  # the ship week is left out
+    store(m, values)
+
+    r = readout(m, shipped, today=TODAY)
+
+    assert r.enough_data
+    assert r.before == pytest.approx(statistics.fmean(values[shipped - timedelta(weeks=i)] for i in range(1, 5)))
+    assert r.after == pytest.approx(statistics.fmean(values[shipped + timedelta(weeks=i)] for i in range(1, 5)))
+
+
 def test_weekly_metric_waits_for_the_current_week_to_end(warehouse):
     m = metric(warehouse, grain=Grain.WEEK)
     this_week = TODAY - timedelta(days=TODAY.weekday())
