@@ -160,11 +160,6 @@ def team_members(team: Team) -> QuerySet:
     return get_user_model().objects.filter(memberships__team=team).order_by("username")
 
 
-def current_week(today: date | None = None) -> date:
-    today = today or timezone.localdate()
-    return today - timedelta(days=today.weekday())
-
-
 def recent_wins(*, team: Team, today: date | None = None) -> list[ReviewItem]:
     """The wins of the team's recent closed reviews, newest first, for the team home. One query."""
     since = (today or timezone.localdate()) - timedelta(days=WINS_WINDOW_DAYS)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("t/<slug:slug>/reviews/schedule/", views.schedule, name="schedule"),
     path("t/<slug:slug>/reviews/<int:pk>/", views.review_detail, name="review"),
     path("t/<slug:slug>/reviews/<int:pk>/refresh/", views.review_refresh, name="refresh"),
+    path("t/<slug:slug>/reviews/<int:pk>/open/", views.review_open, name="open"),
     path("t/<slug:slug>/reviews/<int:pk>/close/", views.review_close, name="close"),
     path("t/<slug:slug>/reviews/<int:pk>/review.md", views.review_markdown, name="markdown"),
     path("t/<slug:slug>/reviews/<int:pk>/print/", views.review_print, name="print"),

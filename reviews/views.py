@@ -25,6 +25,7 @@ from portfolio.services import EditConflict
 from . import queries, report, services
 from .forms import ActionForm, CloseForm, CommentForm, OpportunityForm, OverrideForm, ScheduleForm, errors_from
 from .models import ActionItem, Review, ReviewItem
+from .schedule import local_week
 
 TEMPLATE = "reviews/review.html"
 
@@ -79,17 +80,20 @@ def _back(team: Team, review: Review, anchor: str = "") -> HttpResponse:
 @require_GET
 def review_list(request: HttpRequest, team: Team) -> HttpResponse:
     rows = queries.review_rows(team=team, role=request.role)  # type: ignore[attr-defined]
-    current = next((r for r in rows if not r.is_closed), None)
-    return render(
-        request,
-        "reviews/list.html",
-        {
-            "team": team,
-            "current": current,
-            "past": [r for r in rows if r.is_closed],
-            "schedule": queries.schedule_for(team=team) if allows(request.role, Action.EDIT) else None,  # type: ignore[attr-defined]
-        },
-    )
+    context: dict[str, Any] = {
+        "team": team,
+        "current": next((r for r in rows if not r.is_closed), None),
+        "past": [r for r in rows if r.is_closed],
+    }
+    if allows(request.role, Action.EDIT):  # type: ignore[attr-defined]
+        team_schedule = queries.schedule_for(team=team)
+        this_week = local_week(timezone.now(), team_schedule.timezone)
+        context.update(
+            schedule=team_schedule,
+            this_week=this_week,
+            can_start=not any(r.week == this_week for r in rows),
+        )
+    return render(request, "reviews/list.html", context)
 
 
 @team_view(Action.EDIT)
@@ -148,6 +152,19 @@ def review_refresh(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, "The agenda is up to date with the latest numbers.")
+    return _back(team, review)
+
+
+@team_view(Action.EDIT)
+@require_POST
+@_refuse_closed
+def review_open(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
+    """Draft -> in progress, with this person as the one leading it."""
+    review = _editable(request, team, pk)
+    try:
+        services.review_start(review=review, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     return _back(team, review)
 
 

@@ -312,6 +312,7 @@ RULES: dict[str, Rule] = {
     "reviews:markdown": rule(REVIEW, GET=READ, POST=GET_ONLY),
     "reviews:print": rule(REVIEW, GET=READ, POST=GET_ONLY),
     "reviews:refresh": rule(DRAFT, GET=EDIT_POST_ONLY, POST=EDIT_302),
+    "reviews:open": rule(DRAFT, GET=EDIT_POST_ONLY, POST=EDIT_302),
     "reviews:close": rule(DRAFT, GET=EDIT_FORM, POST=EDIT_422),  # not confirmed: refused
     "reviews:item_comment": rule(DRAFT_ITEM, GET=EDIT_POST_ONLY, POST=EDIT_302),  # no version: back, with why
     "reviews:item_override": rule(DRAFT_ITEM, GET=EDIT_POST_ONLY, POST=EDIT_302),

@@ -945,6 +945,7 @@ PAGE_QUERIES = {
         "north-star metrics (with none, their snapshots cost no query)",
         "roadmap lanes in brief",
         "last interview (discovery nudge)",
+        "wins of recent closed reviews",
     ],
     "vision": ["organisation", "organisation goals"],
     "goals": ["goals + owners + alignment + decision counts"],

@@ -77,8 +77,7 @@ def test_editor_sees_this_weeks_draft_on_top_and_past_reviews_with_headline_numb
     cells = row.find_all("td")
     assert cells[2].text == "2"  # two metrics off track or at risk
     assert cells[3].text.startswith("1 of 2")  # actions done by their due date, of those raised
-    assert not main.find("button", string="Start review now")
-    assert "Start review now" not in main.text  # this week's review exists already
+    assert not main.find("form", action=url("start", team))  # this week's review exists already
 
 
 def test_viewer_sees_closed_reviews_only_and_no_controls(team, people, client_for):
@@ -105,10 +104,22 @@ def test_outsider_cannot_tell_reviews_exist(team, people, client_for):
         assert client.get(path).status_code == 404
 
 
+def test_a_closed_review_this_week_offers_no_new_start_and_an_old_draft_says_it_is_not_closed(team, people, client_for):
+    editor = people["editor"]
+    catalogue(team, 2)
+    old_draft = prepared(team, editor, week=services.current_week(team) - timedelta(weeks=1))
+    services.review_close(review=prepared(team, editor), by=editor)
+    main = main_of(client_for(editor).get(url("list", team)))
+    assert "not closed yet" in main.find("section", cls="review-current").text
+    assert main.find("a", href=url("review", team, old_draft.pk))
+    assert not main.find("form", action=url("start", team))
+
+
 def test_empty_list_says_what_to_do(team, people, client_for):
     editor_page = main_of(client_for(people["editor"]).get(url("list", team)))
     viewer_page = main_of(client_for(people["viewer"]).get(url("list", team)))
     assert "No review closed yet" in editor_page.text and "Start the first review" in editor_page.text
+    assert len(editor_page.find_all("form", action=url("start", team))) == 2  # in the head and in the empty state
     assert editor_page.find("a", href=url("schedule", team))
     assert "No review closed yet" in viewer_page.text and posts(viewer_page) == []
 
@@ -195,6 +206,17 @@ def test_closed_review_page_costs_a_fixed_number_of_queries(team, people, client
     # session, user, membership + team, nav teams, the review, its items + metrics, actions, deliveries
     with django_assert_num_queries(8):
         client.get(url("review", team, review.pk))
+
+
+def test_the_lead_begins_the_review_and_leads_it(team, people, draft, client_for):
+    client = client_for(people["editor"])
+    response = client.post(url("open", team, draft.pk))
+    assert response.status_code == 302
+    review = Review.objects.get(pk=draft.pk)
+    assert (review.status, review.facilitator) == (ReviewStatus.OPEN, people["editor"])
+    main = main_of(client.get(url("review", team, review.pk)))
+    assert "In progress" in main.find("div", cls="meta").text and "Led by pam" in main.text
+    assert not main.find("form", action=url("open", team, review.pk))
 
 
 # Comments, inline
@@ -395,6 +417,7 @@ def test_a_closed_review_refuses_every_write(team, people, draft, client_for):
         (url("action_done", team, draft.pk, todo.pk), {"done": "1"}),
         (url("close", team, draft.pk), {"confirm": "on"}),
         (url("refresh", team, draft.pk), {}),
+        (url("open", team, draft.pk), {}),
     ]
     for path, data in attempts:
         assert client.post(path, data, **HTMX).status_code == 409, path
