@@ -20,6 +20,7 @@ MAX_RETRIES = 5
     retry_backoff_max=300,
     retry_jitter=True,
     max_retries=MAX_RETRIES,
+    ignore_result=True,  # the RefreshRun is the record; nothing reads the task's return value
 )
 def refresh_metric(self, run_id: int) -> str:
     """Compute one refresh run. A warehouse that is down or slow is retried with backoff; bad SQL

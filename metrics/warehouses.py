@@ -11,6 +11,7 @@ understands and never the secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sqlite3
@@ -113,7 +114,8 @@ def _build_engine(warehouse: Any) -> Engine:
     if url.drivername in DEFAULT_DRIVERS:  # the drivers Sextant installs, not SQLAlchemy's defaults
         url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
     timeout_ms = warehouse.statement_timeout_s * 1000
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # A ping before each checkout finds a server connection that dropped; a file cannot drop.
+    kwargs: dict[str, Any] = {"pool_pre_ping": backend not in ("duckdb", "sqlite")}
     try:
         if backend == "duckdb":
             # Read-only, and no file or network access from SQL (read_csv, httpfs, INSTALL…).
@@ -218,10 +220,18 @@ def _translate(
     return QueryFailed(f"The warehouse rejected the query: {text}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _check_sql(sql: str, dialect: str | None) -> None:
+    """sqlguard.check, remembered by the process for SQL that passed. Parsing costs milliseconds,
+    once per refresh, and the verdict depends on nothing but the text and the dialect. A refusal
+    is not remembered (lru_cache keeps no exceptions): it is parsed and explained every time."""
+    sqlguard.check(sql, dialect)
+
+
 def run_query(warehouse: Any, sql: str, *, row_cap: int | None = None, timeout_s: float | None = None) -> QueryResult:
     """Run one read-only query (checked first) with a deadline, returning at most `row_cap` rows."""
     try:
-        sqlguard.check(sql, sqlguard.dialect_for(warehouse.url))
+        _check_sql(sql, sqlguard.dialect_for(warehouse.url))
     except sqlguard.UnsafeSQL as error:
         raise QueryFailed(str(error)) from None
     row_cap = row_cap or warehouse.row_cap
