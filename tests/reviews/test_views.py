@@ -219,6 +219,19 @@ def test_the_lead_begins_the_review_and_leads_it(team, people, draft, client_for
     assert not main.find("form", action=url("open", team, review.pk))
 
 
+def test_update_numbers_regenerates_the_agenda_and_keeps_comments(team, people, draft, client_for):
+    editor = people["editor"]
+    item = draft.items.get(section=Section.NORTH_STAR)
+    services.item_comment(item=item, comment="Keep me.", by=editor, expected_version=item.version)
+    metric(team, "pipeline_health_new", values=[50.0] * 35, name="A new worry")
+
+    response = client_for(editor).post(url("refresh", team, draft.pk))
+
+    assert response.status_code == 302
+    assert ReviewItem.objects.get(pk=item.pk).comment == "Keep me."
+    assert draft.items.filter(section=Section.OFF_TRACK, title="A new worry").exists()
+
+
 # Comments, inline
 
 
@@ -525,6 +538,13 @@ def test_schedule_form_shows_each_bad_field_and_answers_422_to_htmx(team, people
     for field in ("weekday", "hour", "timezone", "mover_threshold_pct"):
         assert error_next_to(page, field), field
     assert not ReviewSchedule.objects.exists()
+
+
+def test_schedule_saved_over_htmx_sends_the_browser_back_to_the_list(team, people, client_for):
+    data = {"weekday": "4", "hour": "16", "timezone": "America/New_York", "mover_threshold_pct": "5"}
+    response = client_for(people["admin"]).post(url("schedule", team), data, **HTMX)
+    assert response.status_code == 200 and response["HX-Redirect"] == url("list", team)
+    assert ReviewSchedule.objects.get(team=team).timezone == "America/New_York"
 
 
 def test_schedule_form_reports_a_bad_extra_address(team, people, client_for):
