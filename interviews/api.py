@@ -169,6 +169,9 @@ class InsightSerializer(VersionedSerializer):
     kind = InsightKindField(required=False)
     tags = TagsField()
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    nodes = serializers.SerializerMethodField(
+        help_text="Ids of the opportunity-tree nodes it is evidence for (attach at `/api/nodes/{id}/insights/`)."
+    )
 
     class Meta:
         model = Insight
@@ -181,6 +184,7 @@ class InsightSerializer(VersionedSerializer):
             "quote",
             "kind",
             "tags",
+            "nodes",
             "created_by",
             "version",
             "created_at",
@@ -192,6 +196,10 @@ class InsightSerializer(VersionedSerializer):
     def get_source_persona(self, insight: Insight) -> int | None:
         persona = insight.source_persona
         return persona.pk if persona else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_nodes(self, insight: Insight) -> list[int]:
+        return sorted(link.node_id for link in insight.evidence_links.all())
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -345,7 +353,11 @@ class InsightViewSet(DiscoveryViewSet):
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self) -> QuerySet[Insight]:
-        return self.scoped(Insight.objects.select_related("team", "created_by", "interview__persona", "persona"))
+        return self.scoped(
+            Insight.objects.select_related("team", "created_by", "interview__persona", "persona").prefetch_related(
+                "evidence_links"
+            )
+        )
 
     def team_for_create(self, request: Request) -> Any:
         data = request.data if isinstance(request.data, dict) else {}

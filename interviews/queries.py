@@ -218,6 +218,39 @@ def persona_insights(persona: Persona, limit: int = PERSONA_PAGE_ROWS) -> list[I
     )
 
 
+# Evidence: the opportunity tree links insights to its nodes (`Node.insights`, reverse `Insight.nodes`).
+# Discovery never imports the tree: it reads the links through the reverse relations.
+
+EVIDENCE_NODE_KINDS = ("opportunity", "solution")  # the kinds of node that take evidence
+
+
+def persona_opportunities(*, team: Team, persona: Persona) -> list:
+    """The nodes that this persona's insights support, in tree order, each with how many of them. One query."""
+    supporting = Insight.objects.filter(insights_for_persona(persona)).values("pk")
+    return list(
+        team.nodes.filter(insights__in=supporting)
+        .annotate(insight_count=Count("insights"))
+        .select_related("team")
+        .only("id", "title", "kind", "status", "path", "team__slug")
+        .order_by("path")
+    )
+
+
+def insight_links(insight: Insight) -> list:
+    """The evidence links of an insight with their nodes, in tree order. One query."""
+    return list(insight.evidence_links.select_related("node", "attached_by").order_by("node__path"))
+
+
+def attach_choices(*, team: Team, insight: Insight) -> list[tuple[int, str, str, int]]:
+    """(id, title, kind, depth) of the team's opportunities and solutions the insight is not attached to. One query."""
+    return list(
+        team.nodes.filter(kind__in=EVIDENCE_NODE_KINDS)
+        .exclude(insights=insight)
+        .order_by("path")
+        .values_list("id", "title", "kind", "depth")
+    )
+
+
 # Insights
 
 

@@ -9,7 +9,7 @@ from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
 from . import sharing
-from .models import Node, ShareLink
+from .models import Evidence, Node, ShareLink
 
 
 @admin.register(Node)
@@ -19,6 +19,17 @@ class NodeAdmin(TreeAdmin):
     list_filter = ["team", "kind", "lane"]
     list_select_related = ["team", "owner"]
     search_fields = ["title"]
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(admin.ModelAdmin):
+    """Insights attached to nodes. Attach and unlink from the node's panel or the insight's page, where history is kept."""
+
+    list_display = ["insight", "node", "attached_by", "attached_at"]
+    list_filter = ["node__team"]
+    list_select_related = ["insight", "node", "attached_by"]
+    raw_id_fields = ["node", "insight", "attached_by"]
+    search_fields = ["insight__quote", "node__title"]
 
 
 @admin.register(ShareLink)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from interviews.models import Insight
 from portfolio.access import Action, require, team_for, teams_for
 from portfolio.api import (
     CONFLICT,
@@ -72,6 +73,22 @@ class VisibleNodeField(serializers.PrimaryKeyRelatedField):
         return Node.objects.filter(team__in=teams_for(self.context["request"].user))
 
 
+class EvidenceSerializer(serializers.Serializer):
+    """The evidence behind a node, counted the way the prioritise table counts it."""
+
+    insights = serializers.IntegerField(source="insight_count", help_text="Insights attached as evidence.")
+    interviewees = serializers.IntegerField(source="interviewee_count", help_text="Distinct people interviewed.")
+    personas = serializers.IntegerField(source="persona_count", help_text="Distinct personas they speak for.")
+    last_heard = serializers.DateField(
+        allow_null=True,
+        help_text="The latest interview behind it (the day typed in, for an insight from no interview).",
+    )
+    assumption = serializers.SerializerMethodField(help_text="True for an opportunity that no insight supports yet.")
+
+    def get_assumption(self, node: Node) -> bool:
+        return node.kind == Kind.OPPORTUNITY and not node.insight_count
+
+
 class NodeSerializer(VersionedSerializer):
     """A node as read, and as edited: content only; its team, kind and place are not changed here."""
 
@@ -88,6 +105,12 @@ class NodeSerializer(VersionedSerializer):
     )
     score_explanation = serializers.SerializerMethodField(help_text="The formula with this node's numbers.")
     children_count = serializers.IntegerField(source="numchild", read_only=True)
+    insights = serializers.PrimaryKeyRelatedField(
+        many=True,
+        read_only=True,
+        help_text="Ids of the insights attached as evidence; attach and unlink with `/api/nodes/{id}/insights/`.",
+    )
+    evidence = EvidenceSerializer(source="*", read_only=True)
 
     class Meta:
         model = Node
@@ -117,6 +140,8 @@ class NodeSerializer(VersionedSerializer):
             "method",
             "success_criterion",
             "result",
+            "insights",
+            "evidence",
             "version",
             "created_at",
             "updated_at",
@@ -167,6 +192,16 @@ class NodeMoveSerializer(serializers.Serializer):
         min_value=1,
         help_text="The version you started from; a stale version is refused with 409.",
     )
+
+
+class EvidenceAttachSerializer(serializers.Serializer):
+    insight = serializers.IntegerField(min_value=1, help_text="The id of an insight of the node's team.")
+
+    def validate_insight(self, value: int) -> Insight:
+        insight = Insight.objects.filter(pk=value, team__in=teams_for(self.context["request"].user)).first()
+        if insight is None:
+            raise serializers.ValidationError(f"There is no insight {value} among your teams.")
+        return insight
 
 
 # The flat rows of `queries.tree_flat`, returned as they are (no ModelSerializer: the tree must be fast).
@@ -242,8 +277,16 @@ class NodeViewSet(viewsets.ModelViewSet, TeamScoped):
     ordering_fields = ["title", "kind", "status", "lane", "created_at", "updated_at"]
     ordering = ["path"]  # depth first, siblings in their order
 
+    # Actions that answer no node: their lookup needs no evidence.
+    NO_NODE_IN_ANSWER = ("subtree", "destroy", "unlink_insight")
+
     def get_queryset(self) -> QuerySet[Node]:
-        return self.scoped(Node.objects.select_related("team", "owner"))
+        nodes = self.scoped(Node.objects.select_related("team", "owner"))
+        if self.action in self.NO_NODE_IN_ANSWER:
+            return nodes
+        return nodes.annotate(**queries.evidence_annotations()).prefetch_related(
+            Prefetch("insights", queryset=Insight.objects.only("id").order_by("pk"))
+        )
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return NodeCreateSerializer if self.action == "create" else NodeSerializer
@@ -288,6 +331,46 @@ class NodeViewSet(viewsets.ModelViewSet, TeamScoped):
         except EditConflict as conflict:
             return self.conflict_response(conflict)
         return Response(self.get_serializer(self.get_queryset().get(pk=moved.pk)).data)
+
+    @extend_schema(
+        summary="Attach an insight to an opportunity or a solution as evidence",
+        description="Idempotent: attaching an insight that is attached already answers 200 and changes nothing. "
+        "Refused with 400 for an insight of another team, an unknown id, or a node that takes no evidence.",
+        request=EvidenceAttachSerializer,
+        responses={200: NodeSerializer, 201: NodeSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="insights", url_name="insights")
+    def attach_insight(self, request: Request, pk: str | None = None) -> Response:
+        node = self.get_object()
+        body = EvidenceAttachSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        _, created = _run(services.evidence_attach, node=node, insight=body.validated_data["insight"], by=request.user)
+        data = self.get_serializer(self.get_queryset().get(pk=node.pk)).data
+        return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Unlink an insight from a node",
+        description="Idempotent: unlinking an insight that is not attached answers 204 too. An insight id that is "
+        "not among your teams, or of another team than the node's, is refused with 400.",
+        parameters=[OpenApiParameter("insight_id", int, OpenApiParameter.PATH, description="The insight's id.")],
+        request=None,
+        responses={204: None, **ERRORS},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"insights/(?P<insight_id>[0-9]+)",
+        url_name="insight-unlink",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def unlink_insight(self, request: Request, pk: str | None = None, insight_id: str | None = None) -> Response:
+        node = self.get_object()
+        insight = Insight.objects.filter(pk=insight_id, team__in=teams_for(request.user)).first()
+        if insight is None:
+            raise serializers.ValidationError({"insight": [f"There is no insight {insight_id} among your teams."]})
+        _run(services.evidence_unlink, node=node, insight=insight, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="A node and everything under it, depth first",

@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 from django import forms
 from django.utils import timezone
 
+from interviews.models import Insight
 from metrics.models import Metric
 from portfolio.forms import DateInput, VersionedForm, team_members
 from portfolio.models import DataProduct, Goal, Team
 
-from .models import SCORED_KINDS, STATUSES, Kind, Lane, Node
+from .models import ALLOWED_PARENTS, EVIDENCE_KINDS, SCORED_KINDS, STATUSES, Kind, Lane, Node
 from .queries import TreeFilter
 from .roadmap import RoadmapFilter
 
@@ -273,3 +274,76 @@ class ShareLinkForm(forms.Form):
         if day is None:
             return None
         return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+# Evidence
+
+
+class EvidenceSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search the team's insights")
+
+
+class EvidenceAttachForm(forms.Form):
+    """Attach an insight (by id) to the node in the panel; any id not of this team is "no such insight"."""
+
+    insight = forms.IntegerField(min_value=1, error_messages={"required": "Pick an insight to attach."})
+    q = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.team = team
+
+    def clean_insight(self) -> Insight:
+        insight = (
+            Insight.objects.filter(team=self.team, pk=self.cleaned_data["insight"])
+            .select_related("interview__persona", "persona")
+            .first()
+        )
+        if insight is None:
+            raise forms.ValidationError("This team has no such insight: search for one and attach it from the list.")
+        return insight
+
+
+NBSP = "\u00a0"  # option text keeps no plain leading spaces
+
+
+def _node_choices(team: Team, kinds: Iterable[str]) -> list[tuple[int, str]]:
+    """The team's nodes of `kinds`, in tree order, indented by depth. One query."""
+    rows = (
+        Node.objects.filter(team=team, kind__in=list(kinds))
+        .order_by("path")
+        .values_list("id", "title", "kind", "depth")
+    )
+    return [(pk, f"{NBSP * 2 * (depth - 1)}{Kind(kind).label} · {title}") for pk, title, kind, depth in rows]
+
+
+class InsightAttachForm(forms.Form):
+    """From an insight's page: the opportunity (or solution) it is evidence for."""
+
+    node = IdChoiceField(
+        label="Opportunity",
+        empty="Choose an opportunity…",
+        missing="Pick one of this team's opportunities or solutions.",
+    )
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["node"].required = True
+        self.fields["node"].error_messages["required"] = "Choose the opportunity this insight supports."
+        self.fields["node"].set_choices(_node_choices(team, EVIDENCE_KINDS))
+
+
+class OpportunityFromInsightForm(forms.Form):
+    """A new opportunity, named after the insight, under an outcome or another opportunity."""
+
+    parent = IdChoiceField(
+        label="Under", empty="Choose where it goes…", missing="Pick one of this team's outcomes or opportunities."
+    )
+    title = forms.CharField(max_length=200, label="Opportunity", help_text="Say it as the customer's need or pain.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Markdown.")
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].required = True
+        self.fields["parent"].error_messages["required"] = "Choose the outcome or opportunity it sits under."
+        self.fields["parent"].set_choices(_node_choices(team, ALLOWED_PARENTS[Kind.OPPORTUNITY]))

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from treebeard.mp_tree import MP_Node
 
@@ -133,6 +135,13 @@ class Node(MP_Node):
         related_name="nodes",
         help_text="Outcomes: the metric that measures it. Solutions shipped under it annotate its chart.",
     )
+    insights = models.ManyToManyField(
+        "interviews.Insight",
+        through="Evidence",
+        blank=True,
+        related_name="nodes",
+        help_text="The insights that are evidence for it (attach them through `services.evidence_attach`).",
+    )
     lane = models.CharField(max_length=6, choices=Lane.choices, default=Lane.NONE)
     lane_position = models.PositiveIntegerField(default=0, editable=False, help_text="Order within its lane, from 0.")
     target_date = models.DateField(
@@ -185,6 +194,9 @@ class Node(MP_Node):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("opportunities:node", args=[self.team.slug, self.pk])
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         choices = STATUSES.get(self.kind)
@@ -220,6 +232,44 @@ class Node(MP_Node):
     @property
     def score(self) -> float | None:
         return rice_score(self.reach, self.impact, self.confidence, self.effort)
+
+
+# Kinds that take evidence (insights) and that the prioritise table weighs by it.
+EVIDENCE_KINDS = SCORED_KINDS
+
+
+class Evidence(models.Model):
+    """An insight attached to a node as evidence for it: who attached it, and when.
+
+    Its own rows (and their history) rather than a field of the node: attaching evidence does
+    not edit the node, so it never conflicts with someone editing the node's text.
+    """
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="evidence_links")
+    insight = models.ForeignKey("interviews.Insight", on_delete=models.CASCADE, related_name="evidence_links")
+    attached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attached_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "evidence link"
+        verbose_name_plural = "evidence links"
+        ordering = ["-attached_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["node", "insight"], name="evidence_once_per_node")]
+
+    def __str__(self) -> str:
+        return f"{self.insight_id} → {self.node_id}"
+
+    def clean(self) -> None:
+        if self.node.team_id != self.insight.team_id:
+            raise ValidationError({"insight": "Pick an insight of the node's team."})
+        if self.node.kind not in EVIDENCE_KINDS:
+            raise ValidationError(
+                {"node": f"Evidence backs opportunities and solutions, not {self.node.get_kind_display().lower()}s."}
+            )
 
 
 def rice_score(reach, impact, confidence, effort) -> float | None:  # type: ignore[no-untyped-def]

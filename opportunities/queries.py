@@ -12,14 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, DateField, F, IntegerField, Max, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower, TruncDate
 
+from interviews import queries as discovery
+from interviews.models import Insight
 from portfolio.models import Team
+from portfolio.queries import HistoryEntry
 
 from .models import (
     ALL_STATUS_LABELS,
     ALLOWED_PARENTS,
+    EVIDENCE_KINDS,
     SCORED_KINDS,
+    Evidence,
     Impact,
     Kind,
     Lane,
@@ -58,6 +64,16 @@ class TreeRow:
     children: list[TreeRow] = field(default_factory=list)
     match: bool = False
     open: bool = True  # children rendered on the page (False: loaded when opened)
+    # Evidence (None when the query did not count it)
+    insight_count: int | None = None
+    interviewee_count: int | None = None
+    persona_count: int | None = None
+    last_heard: Any = None
+
+    @property
+    def assumption(self) -> bool:
+        """An opportunity that no insight supports yet: a belief, not evidence."""
+        return self.kind == Kind.OPPORTUNITY and self.insight_count == 0
 
     @property
     def status_label(self) -> str:
@@ -80,9 +96,58 @@ class TreeRow:
         return child_kinds(self.kind)
 
 
-def _rows(queryset: QuerySet[Node]) -> list[TreeRow]:
-    """Rows in path order with parent ids filled in from the paths. One query."""
-    values = queryset.order_by("path").values(*ROW_FIELDS, owner_name=F("owner__username"))
+def _evidence_of_node(**extra: Any) -> QuerySet[Evidence]:
+    return Evidence.objects.filter(node=OuterRef("pk"), **extra).order_by().values("node")
+
+
+def _per_node(aggregate: Any, output_field: Any, **extra: Any) -> Subquery:
+    return Subquery(_evidence_of_node(**extra).annotate(v=aggregate).values("v"), output_field=output_field)
+
+
+def evidence_count() -> Coalesce:
+    """How many insights back the node: a correlated subquery (indexed), no join, no GROUP BY."""
+    return Coalesce(_per_node(Count("pk"), IntegerField()), Value(0))
+
+
+def evidence_annotations() -> dict[str, Any]:
+    """The evidence behind each node, as annotations: insights, distinct interviewees, distinct
+    personas (an insight's interview's persona, or its own), and the date it was last heard (the
+    latest interview's date; the day it was typed in for an insight from no interview)."""
+    return {
+        "insight_count": evidence_count(),
+        "interviewee_count": Coalesce(
+            _per_node(
+                Count(Lower("insight__interview__interviewee_name"), distinct=True),
+                IntegerField(),
+                insight__interview__isnull=False,
+            ),
+            Value(0),
+        ),
+        "persona_count": Coalesce(
+            _per_node(
+                Count(Coalesce("insight__interview__persona_id", "insight__persona_id"), distinct=True),
+                IntegerField(),
+            ),
+            Value(0),
+        ),
+        "last_heard": _per_node(
+            Max(Coalesce("insight__interview__held_on", TruncDate("insight__created_at"), output_field=DateField())),
+            DateField(),
+        ),
+    }
+
+
+def _rows(queryset: QuerySet[Node], evidence: str = "") -> list[TreeRow]:
+    """Rows in path order with parent ids filled in from the paths. One query.
+
+    `evidence`: "count" adds each node's number of insights, "full" all of `evidence_annotations`.
+    """
+    extra: dict[str, Any] = {}
+    if evidence == "count":
+        extra = {"insight_count": evidence_count()}
+    elif evidence == "full":
+        extra = evidence_annotations()
+    values = queryset.order_by("path").values(*ROW_FIELDS, owner_name=F("owner__username"), **extra)
     rows = [TreeRow(owner=r.pop("owner_name"), **r) for r in values]
     by_path = {row.path: row for row in rows}
     for row in rows:
@@ -149,7 +214,7 @@ def team_tree(
     `open_depth`; the rest load when opened. The branches down to `reveal` (a node id, say
     the one just added or moved) are always open.
     """
-    rows = _rows(Node.objects.filter(team=team))
+    rows = _rows(Node.objects.filter(team=team), evidence="count")
     size = len(rows)
     matches = None
     if tree_filter and tree_filter.active:
@@ -206,7 +271,7 @@ def branch(*, team: Team, node_id: int, budget: int, open_depth: bool = False, o
     root = Node.objects.filter(team=team, pk=node_id).values_list("path", flat=True).first()
     if root is None:
         return None
-    rows = _rows(Node.objects.filter(team=team, path__startswith=root))
+    rows = _rows(Node.objects.filter(team=team, path__startswith=root), evidence="count")
     top = _nest(rows)[0]
     if order in SIBLING_ORDERS:
         _order_siblings(top.children, SIBLING_ORDERS[order])
@@ -270,6 +335,92 @@ def move_targets(*, node: Node) -> list[TreeRow]:
     return rows
 
 
+# Evidence
+
+
+@dataclass
+class EvidenceSummary:
+    insights: int
+    interviewees: int
+    personas: int
+    last_heard: Any
+
+
+@dataclass
+class NodeEvidence:
+    links: list[Evidence]
+    summary: EvidenceSummary
+    takes_evidence: bool  # opportunities and solutions
+    assumption: bool
+
+
+def node_evidence(node: Node) -> NodeEvidence:
+    """The insights attached to a node, newest link first, with who said them. One query.
+
+    The summary is worked out from those rows, the way `evidence_annotations` counts it in SQL.
+    """
+    if node.kind not in EVIDENCE_KINDS:  # the services attach evidence to no other kind: no query
+        return NodeEvidence(links=[], summary=EvidenceSummary(0, 0, 0, None), takes_evidence=False, assumption=False)
+    links = list(
+        Evidence.objects.filter(node=node)
+        .select_related("insight__interview__persona", "insight__persona", "attached_by")
+        .order_by("-attached_at", "-pk")
+    )
+    interviewees, personas, heard = set(), set(), []
+    for link in links:
+        insight = link.insight
+        if insight.interview_id:
+            interviewees.add(insight.interview.interviewee_name.lower())
+            heard.append(insight.interview.held_on)
+        else:
+            heard.append(insight.created_at.date())
+        persona = insight.source_persona
+        if persona is not None:
+            personas.add(persona.pk)
+    summary = EvidenceSummary(len(links), len(interviewees), len(personas), max(heard) if heard else None)
+    return NodeEvidence(
+        links=links,
+        summary=summary,
+        takes_evidence=node.kind in EVIDENCE_KINDS,
+        assumption=node.kind == Kind.OPPORTUNITY and not links,
+    )
+
+
+EVIDENCE_SEARCH_LIMIT = 15
+
+
+def evidence_candidates(*, node: Node, text: str, limit: int = EVIDENCE_SEARCH_LIMIT) -> list[Insight]:
+    """The team's insights matching `text` (quote or tag) that the node does not have yet. One query."""
+    found = discovery.insights_for(team=node.team, filters=discovery.InsightFilter(text=text))
+    return list(found.exclude(pk__in=Evidence.objects.filter(node=node).values("insight_id"))[:limit])
+
+
+def evidence_history(node: Node) -> list[HistoryEntry]:
+    """Insights attached to and unlinked from the node, as entries of its history. One query."""
+    if node.kind not in EVIDENCE_KINDS:
+        return []
+    records = (
+        Evidence.history.filter(node_id=node.pk, history_type__in=("+", "-"))
+        .select_related("history_user", "insight")
+        .order_by("-history_date")
+    )
+    entries = []
+    for record in records:
+        quote = record.insight.quote if record.insight is not None else "an insight since deleted"
+        short = quote if len(quote) <= 80 else quote[:79] + "…"
+        verb = "attached evidence" if record.history_type == "+" else "unlinked evidence"
+        entries.append(
+            HistoryEntry(
+                when=record.history_date,
+                who=record.history_user.username if record.history_user else "system",
+                verb=f"{verb}: “{short}”",
+                subject=short,
+                kind="evidence",
+            )
+        )
+    return entries
+
+
 # Prioritisation
 
 
@@ -279,15 +430,20 @@ SORTS: dict[str, Any] = {
     "owner": (lambda r: ((r.owner or "~").casefold(), r.title.casefold())),
     "title": (lambda r: r.title.casefold()),
     "effort": (lambda r: (r.effort is None, r.effort or 0)),
+    # Evidence: the best-supported first; never heard from last.
+    "insights": (lambda r: (-(r.insight_count or 0), r.title.casefold())),
+    "interviewees": (lambda r: (-(r.interviewee_count or 0), -(r.insight_count or 0), r.title.casefold())),
+    "personas": (lambda r: (-(r.persona_count or 0), -(r.insight_count or 0), r.title.casefold())),
+    "heard": (lambda r: (r.last_heard is None, -(r.last_heard.toordinal() if r.last_heard else 0), r.title.casefold())),
 }
 # Orders people may ask for among siblings in the tree and the outline ("" keeps their order).
 SIBLING_ORDERS = {name: SORTS[name] for name in ("score", "status", "owner")}
 
 
 def prioritise_rows(*, team: Team, sort: str = "score", kind: str = "") -> list[TreeRow]:
-    """Opportunities and solutions with their RICE scores, sorted. One query."""
+    """Opportunities and solutions with their RICE scores and their evidence, sorted. One query."""
     kinds = [kind] if kind in SCORED_KINDS else list(SCORED_KINDS)
-    rows = _rows(Node.objects.filter(team=team, kind__in=kinds))
+    rows = _rows(Node.objects.filter(team=team, kind__in=kinds), evidence="full")
     return sorted(rows, key=SORTS.get(sort, SORTS["score"]))
 
 

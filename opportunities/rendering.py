@@ -19,6 +19,18 @@ def _score(row: TreeRow) -> str:
     return "" if score is None else f"{score:g}"
 
 
+def _evidence(row: TreeRow) -> list[str]:
+    """An "Assumption" badge for an opportunity no insight supports, or its number of insights."""
+    if row.assumption:
+        return ['<span class="badge badge-assumption" title="No insight supports it yet">Assumption</span>']
+    if row.insight_count:
+        n = row.insight_count
+        return [
+            f'<span class="evidence-count" title="Insights attached as evidence">{n} insight{"s" if n != 1 else ""}</span>'
+        ]
+    return []
+
+
 class NodeUrls:
     """URL builders that reverse once per page, not once per node."""
 
@@ -58,6 +70,7 @@ def _cards(rows: list[TreeRow], urls: NodeUrls, can_edit: bool, out: list[str]) 
             f'<a class="node-title" href="{url}" hx-get="{url}" hx-target="#panel" hx-swap="outerHTML">{title}</a>'
         )
         meta = [f'<span class="badge badge-{row.status}">{escape(row.status_label)}</span>']
+        meta.extend(_evidence(row))
         if row.owner:
             meta.append(f"<span>@{escape(row.owner)}</span>")
         if row.lane_label:
@@ -119,6 +132,7 @@ def _rows(rows: list[TreeRow], urls: NodeUrls, out: list[str]) -> None:
             f'<span class="muted small">{row.kind_label}</span>',
             f'<span class="badge badge-{row.status}">{escape(row.status_label)}</span>',
         ]
+        meta.extend(_evidence(row))
         score = _score(row)
         if score:
             meta.append(f'<span class="score">{score}</span>')

@@ -11,15 +11,17 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from interviews.models import Insight
 from metrics import services as metric_services
 from metrics.models import Metric
+from portfolio.access import Action, require
 from portfolio.models import DataProduct, Goal, Membership, Team
 from portfolio.services import EditConflict, changes_since, versioned_update
 
-from .models import ALLOWED_PARENTS, FIRST_STATUS, SCORED_KINDS, Kind, Lane, Node, SolutionStatus
+from .models import ALLOWED_PARENTS, FIRST_STATUS, SCORED_KINDS, Evidence, Kind, Lane, Node, SolutionStatus
 
 STEPLEN = Node.steplen
 
@@ -32,6 +34,9 @@ __all__ = [
     "node_delete",
     "node_set_lane",
     "tree_import",
+    "evidence_attach",
+    "evidence_unlink",
+    "node_create_from_insight",
 ]
 
 NODE_FIELDS = (
@@ -316,6 +321,66 @@ def node_delete(*, node: Node, by: AbstractBaseUser, mode: str = DeleteMode.SUBT
     node._history_user = by  # type: ignore[attr-defined]
     node.delete()
     return count
+
+
+# Evidence: insights attached to opportunities and solutions
+
+
+def _check_evidence(node: Node, insight: Insight, by: AbstractBaseUser) -> None:
+    require(by, node.team, Action.EDIT)
+    if insight.team_id != node.team_id:
+        raise ValidationError({"insight": "That insight belongs to another team: attach insights of this team only."})
+
+
+@transaction.atomic
+def evidence_attach(*, node: Node, insight: Insight, by: AbstractBaseUser) -> tuple[Evidence, bool]:
+    """Attach an insight to a node as evidence; (the link, whether it is new).
+
+    Editors only, an insight of the node's own team, and opportunities and solutions only.
+    Attaching it again changes nothing. The link keeps who attached it and when, and its
+    history shows on the node. The node's version does not change: its content is untouched,
+    so someone editing its text at the same time is not told of a conflict.
+    """
+    _check_evidence(node, insight, by)
+    existing = Evidence.objects.filter(node=node, insight=insight).first()
+    if existing is not None:
+        return existing, False
+    link = Evidence(node=node, insight=insight, attached_by=by)
+    link.full_clean()
+    link._history_user = by  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            link.save()
+    except IntegrityError:  # someone attached it at the same moment
+        return Evidence.objects.get(node=node, insight=insight), False
+    return link, True
+
+
+@transaction.atomic
+def evidence_unlink(*, node: Node, insight: Insight, by: AbstractBaseUser) -> bool:
+    """Detach an insight from a node; False when it was not attached (nothing to do). Recorded in history."""
+    _check_evidence(node, insight, by)
+    link = Evidence.objects.select_for_update().filter(node=node, insight=insight).first()
+    if link is None:
+        return False
+    link._history_user = by  # type: ignore[attr-defined]
+    link.delete()
+    return True
+
+
+@transaction.atomic
+def node_create_from_insight(
+    *, insight: Insight, parent: Node, title: str, by: AbstractBaseUser, description: str = ""
+) -> Node:
+    """A new opportunity under `parent` (an outcome or an opportunity), with the insight as its first evidence."""
+    require(by, parent.team, Action.EDIT)
+    if insight.team_id != parent.team_id:
+        raise ValidationError({"parent": "Pick an outcome or an opportunity of the insight's team."})
+    node = node_create(
+        team=parent.team, kind=Kind.OPPORTUNITY, title=title, parent=parent, by=by, description=description
+    )
+    evidence_attach(node=node, insight=insight, by=by)
+    return node
 
 
 # Import (the JSON that `queries.tree_export` writes)

@@ -18,6 +18,20 @@ urlpatterns = [
     path("t/<slug:slug>/tree/nodes/<int:pk>/status/", views.node_status, name="node_status"),
     path("t/<slug:slug>/tree/nodes/<int:pk>/move/", views.node_move, name="node_move"),
     path("t/<slug:slug>/tree/nodes/<int:pk>/delete/", views.node_delete, name="node_delete"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/evidence/", views.node_evidence, name="node_evidence"),
+    path("t/<slug:slug>/tree/nodes/<int:pk>/evidence/attach/", views.node_evidence_attach, name="node_evidence_attach"),
+    path(
+        "t/<slug:slug>/tree/nodes/<int:pk>/evidence/<int:insight_pk>/unlink/",
+        views.node_evidence_unlink,
+        name="node_evidence_unlink",
+    ),
+    # From an insight's page (discovery links here by URL name: interviews never imports opportunities)
+    path("t/<slug:slug>/discovery/insights/<int:pk>/attach/", views.insight_attach, name="insight_attach"),
+    path(
+        "t/<slug:slug>/discovery/insights/<int:pk>/new-opportunity/",
+        views.opportunity_from_insight,
+        name="opportunity_from_insight",
+    ),
     path("t/<slug:slug>/roadmap/", views_roadmap.roadmap_lanes, name="roadmap"),
     path("t/<slug:slug>/roadmap/timeline/", views_roadmap.roadmap_timeline, name="roadmap_timeline"),
     path("t/<slug:slug>/roadmap/print/", views_roadmap.roadmap_print, name="roadmap_print"),

@@ -11,17 +11,31 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from portfolio.access import Action, team_view
+from interviews.models import Insight
+from portfolio.access import Action, allows, team_view
 from portfolio.models import Team
 from portfolio.queries import history_of
 
 from . import queries, services
 from .charts import value_effort_matrix
-from .forms import DeleteForm, ImportForm, MoveForm, NodeForm, StatusForm, TreeFilterForm
+from .forms import (
+    DeleteForm,
+    EvidenceAttachForm,
+    EvidenceSearchForm,
+    ImportForm,
+    InsightAttachForm,
+    MoveForm,
+    NodeForm,
+    OpportunityFromInsightForm,
+    StatusForm,
+    TreeFilterForm,
+)
 from .impact import node_impact
 from .models import STATUSES, Impact, Kind, Node, child_kinds
 
@@ -89,7 +103,8 @@ def _panel_context(team: Team, node: Node, **extra) -> dict:
         "node": node,
         "ancestors": queries.ancestors_of(node),
         "children": queries.children_of(node),
-        "history": history_of(node),
+        "evidence": queries.node_evidence(node),
+        "history": history_of(node, extra=queries.evidence_history(node)),
         "explanation": queries.score_explanation(node),
         "impact": node_impact(node),
         "statuses": STATUSES[node.kind].choices,
@@ -339,6 +354,171 @@ def node_delete(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
             return redirect("opportunities:tree", slug=team.slug)
     context["partial"] = "delete-form"
     return _form_response(request, "opportunities/node_delete.html", context, 422 if form.errors else 200)
+
+
+# Evidence: insights attached to opportunities and solutions
+
+
+def _evidence_response(
+    request: HttpRequest,
+    team: Team,
+    node: Node,
+    *,
+    q: str = "",
+    message: str = "",
+    level: str = "success",
+    status: int = 200,
+) -> HttpResponse:
+    """The node panel's evidence section (htmx), the node's page with the reason (a refused plain
+    request), or a redirect to the node's page (a plain request that worked)."""
+    if not request.htmx and status < 400:
+        if message:
+            messages.success(request, message)
+        return redirect("opportunities:node", slug=team.slug, pk=node.pk)
+    can_search = bool(q) and allows(request.role, Action.EDIT)
+    context = {
+        "q": q,
+        "candidates": queries.evidence_candidates(node=node, text=q) if can_search else None,
+        "evidence_message": message,
+        "evidence_level": level,
+    }
+    if request.htmx:
+        context.update(team=team, node=node, evidence=queries.node_evidence(node), inline=True)
+        return render(request, "opportunities/node_panel.html#evidence", context, status=status)
+    context = _panel_context(team, node, message=message, **context)
+    return render(request, "opportunities/node_panel.html", context, status=status)
+
+
+@team_view()
+@require_GET
+def node_evidence(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
+    """The evidence section of a node's panel; with `q`, editors also get the matching insights to attach."""
+    node = _node(team, pk)
+    form = EvidenceSearchForm(request.GET)
+    q = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    editor = allows(request.role, Action.EDIT)
+    if request.htmx and request.htmx.target == f"evidence-results-{node.pk}":
+        candidates = queries.evidence_candidates(node=node, text=q) if (q and editor) else None
+        context = {"team": team, "node": node, "q": q, "candidates": candidates, "inline": True}
+        return render(request, "opportunities/node_panel.html#evidence-results", context)
+    if request.htmx:
+        return _evidence_response(request, team, node, q=q if editor else "")
+    # Without JavaScript the search box is a plain form: the node's page with the matches in its panel.
+    candidates = queries.evidence_candidates(node=node, text=q) if (q and editor) else None
+    context = _panel_context(team, node, q=q if editor else "", candidates=candidates)
+    return render(request, "opportunities/node_panel.html", context)
+
+
+@team_view(Action.EDIT)
+@require_POST
+def node_evidence_attach(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
+    node = _node(team, pk)
+    form = EvidenceAttachForm(request.POST, team=team)
+    q = (request.POST.get("q") or "")[:200].strip()
+    if not form.is_valid():
+        message = " ".join(error for errors in form.errors.values() for error in errors)
+        return _evidence_response(request, team, node, q=q, message=message, level="error", status=422)
+    insight = form.cleaned_data["insight"]
+    try:
+        _, created = services.evidence_attach(node=node, insight=insight, by=request.user)
+    except ValidationError as error:
+        return _evidence_response(request, team, node, q=q, message=_error_text(error), level="error", status=422)
+    message = "Attached the insight as evidence." if created else "That insight was already attached."
+    return _evidence_response(request, team, node, q=q, message=message)
+
+
+def _back_to(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return None
+
+
+@team_view(Action.EDIT)
+@require_POST
+def node_evidence_unlink(request: HttpRequest, team: Team, pk: int, insight_pk: int) -> HttpResponse:
+    """Detach an insight from a node (from the node's panel, or from the insight's page with `next`)."""
+    node = _node(team, pk)
+    insight = Insight.objects.filter(team=team, pk=insight_pk).first()
+    if insight is None:
+        raise Http404("No such insight.")
+    try:
+        removed = services.evidence_unlink(node=node, insight=insight, by=request.user)
+    except ValidationError as error:
+        return _evidence_response(request, team, node, message=_error_text(error), level="error", status=422)
+    message = "Unlinked the insight." if removed else "That insight was not attached."
+    back = _back_to(request)
+    if back and not request.htmx:
+        messages.success(request, f"{message[:-1]} from “{node.title}”.")
+        return redirect(back)
+    q = (request.POST.get("q") or "")[:200].strip()
+    return _evidence_response(request, team, node, q=q, message=message)
+
+
+def _insight_of(team: Team, pk: int) -> Insight:
+    insight = Insight.objects.filter(team=team, pk=pk).select_related("interview__persona", "persona").first()
+    if insight is None:
+        raise Http404("No such insight.")
+    return insight
+
+
+def _insight_link_page(
+    request: HttpRequest, team: Team, insight: Insight, attach: InsightAttachForm, create: OpportunityFromInsightForm
+) -> HttpResponse:
+    status = 422 if (attach.is_bound and attach.errors) or (create.is_bound and create.errors) else 200
+    context = {"team": team, "insight": insight, "attach_form": attach, "create_form": create, "section": "insights"}
+    return render(request, "opportunities/insight_link.html", context, status=status)
+
+
+def _default_title(insight: Insight) -> str:
+    quote = " ".join(insight.quote.split())
+    return quote if len(quote) <= 120 else quote[:119] + "…"
+
+
+@team_view(Action.EDIT)
+@require_http_methods(["GET", "POST"])
+def insight_attach(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
+    """From an insight: attach it to one of the team's opportunities (or solutions)."""
+    insight = _insight_of(team, pk)
+    attach = InsightAttachForm(request.POST if request.method == "POST" else None, team=team)
+    create = OpportunityFromInsightForm(initial={"title": _default_title(insight)}, team=team)
+    if request.method == "POST" and attach.is_valid():
+        node = _node(team, attach.cleaned_data["node"])
+        try:
+            _, created = services.evidence_attach(node=node, insight=insight, by=request.user)
+        except ValidationError as error:
+            attach.add_error("node", _error_text(error))
+        else:
+            text = "is now evidence for" if created else "was already evidence for"
+            messages.success(request, f"The insight {text} “{node.title}”.")
+            return redirect("interviews:insight", slug=team.slug, pk=insight.pk)
+    return _insight_link_page(request, team, insight, attach, create)
+
+
+@team_view(Action.EDIT)
+@require_http_methods(["GET", "POST"])
+def opportunity_from_insight(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
+    """From an insight: a new opportunity under an outcome or an opportunity, with the insight as its evidence."""
+    insight = _insight_of(team, pk)
+    attach = InsightAttachForm(team=team)
+    posted = request.POST if request.method == "POST" else None
+    create = OpportunityFromInsightForm(posted, initial={"title": _default_title(insight)}, team=team)
+    if request.method == "POST" and create.is_valid():
+        parent = _node(team, create.cleaned_data["parent"])
+        try:
+            node = services.node_create_from_insight(
+                insight=insight,
+                parent=parent,
+                title=create.cleaned_data["title"],
+                description=create.cleaned_data["description"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            create.add_error(None, _error_text(error))
+        else:
+            messages.success(request, f"Added the opportunity “{node.title}”, with this insight as its evidence.")
+            return redirect(reverse("opportunities:node", args=[team.slug, node.pk]))
+    return _insight_link_page(request, team, insight, attach, create)
 
 
 # Import and export

@@ -260,6 +260,15 @@ RULES: dict[str, Rule] = {
     "opportunities:node_status": rule(NODE, GET=EDIT_POST_ONLY, POST=EDIT_302),
     "opportunities:node_move": rule(NODE, GET=EDIT_POST_ONLY, POST=EDIT_302),
     "opportunities:node_delete": rule(NODE, GET=EDIT_FORM, POST=EDIT_422),
+    "opportunities:node_evidence": rule(NODE, GET=READ, POST=GET_ONLY),
+    "opportunities:node_evidence_attach": rule(NODE, GET=EDIT_POST_ONLY, POST=EDIT_422),
+    "opportunities:node_evidence_unlink": rule(
+        team(pk=lambda w: w.roadmap.nodes["A"].pk, insight_pk=lambda w: w.insight.pk),
+        GET=EDIT_POST_ONLY,
+        POST=EDIT_302,
+    ),
+    "opportunities:insight_attach": rule(INSIGHT, GET=EDIT_FORM, POST=EDIT_422),
+    "opportunities:opportunity_from_insight": rule(INSIGHT, GET=EDIT_FORM, POST=EDIT_422),
     # The roadmap and its share links
     "opportunities:roadmap": rule(team(), GET=READ, POST=GET_ONLY),
     "opportunities:roadmap_timeline": rule(team(), GET=READ, POST=GET_ONLY),
@@ -362,6 +371,12 @@ RULES: dict[str, Rule] = {
     "api:node-detail": rule(api("node"), **API_OBJECT),
     "api:node-move": rule(api("node"), POST=API_EDIT, **api_no("GET", "PUT", "PATCH", "DELETE")),
     "api:node-subtree": rule(api("node"), GET=API_READ, **api_no("POST", "PUT", "PATCH", "DELETE")),
+    "api:node-insights": rule(api("node"), POST=API_EDIT, **api_no("GET", "PUT", "PATCH", "DELETE")),
+    "api:node-insight-unlink": rule(
+        values(pk=API_PK["node"], insight_id=lambda w: w.insight.pk),
+        DELETE="401 401 403 204 204 404",
+        **api_no("GET", "POST", "PUT", "PATCH"),
+    ),
     "api:warehouse-list": rule(none, GET=API_LIST, POST=API_ADMIN_CREATE, **api_no("PUT", "PATCH", "DELETE")),
     "api:warehouse-detail": rule(  # only a team's admins see its warehouses; one in use cannot be deleted
         api("warehouse"),

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from portfolio.access import Action, team_view
+from portfolio.access import Action, allows, team_view
 from portfolio.models import Team
 from portfolio.queries import history_of
 
@@ -68,10 +68,18 @@ def _insight(team: Team, pk: int) -> Insight:
 @team_view()
 def insight_detail(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
     insight = _insight(team, pk)
+    editor = allows(request.role, Action.EDIT)
     return render(
         request,
         "interviews/insight_detail.html",
-        {"team": team, "insight": insight, "history": history_of(insight), "section": "insights"},
+        {
+            "team": team,
+            "insight": insight,
+            "links": queries.insight_links(insight),
+            "attach_choices": queries.attach_choices(team=team, insight=insight) if editor else [],
+            "history": history_of(insight),
+            "section": "insights",
+        },
     )
 
 

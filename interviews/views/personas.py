@@ -58,6 +58,7 @@ def persona_detail(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
             "persona": persona,
             "interviews": queries.persona_interviews(persona),
             "insights": queries.persona_insights(persona),
+            "persona_opportunities": queries.persona_opportunities(team=team, persona=persona),
             "history": history_of(persona),
             "row_limit": queries.PERSONA_PAGE_ROWS,
             "section": "personas",

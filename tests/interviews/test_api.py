@@ -414,7 +414,7 @@ def _grow(team: Team, rows: int) -> None:
     [
         (PERSONAS, 2),  # count, personas with counts (subqueries)
         (INTERVIEWS, 3),  # count, interviews joined with team, persona and author (+ insight count), interviewers
-        (INSIGHTS, 2),  # count, insights joined with team, author, interview's persona and persona
+        (INSIGHTS, 3),  # count, insights joined with team, author, interview's persona and persona; their nodes
     ],
     ids=str,
 )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from interviews import services
 from interviews.models import Insight, InsightKind, Interview
+from opportunities import services as node_services
 from portfolio.models import Role, Team
 from tests.html import Node, assert_no_active_content, error_next_to, form_values, main_of, parse, post_form
 from tests.interviews.conftest import World, db_state, url
@@ -489,7 +490,10 @@ def test_persona_page_lists_its_interviews_and_insights(world, viewer, client_fo
     assert [a.text for a in main.find_all("a", cls="item-title")] == ["Raj Patel"]
     quotes = {n.find("a").text for n in main.find_all("li", cls="insight-note")}
     assert quotes == {"I order on Monday.", "Ticket: refunds?"}
-    assert main.find(cls="persona-opportunities") is None  # the tree fills it in later
+    assert (
+        "None of this persona's insights is linked to an opportunity yet."
+        in main.find(cls="persona-opportunities").text
+    )
 
 
 def test_persona_page_has_a_partial_for_the_opportunities_its_insights_support(world, viewer, client_for):
@@ -497,6 +501,7 @@ def test_persona_page_has_a_partial_for_the_opportunities_its_insights_support(w
 
     class Node:
         title = "Merchandisers don't trust the forecast"
+        kind = "opportunity"
         insight_count = 2
 
         def get_absolute_url(self):
@@ -605,7 +610,19 @@ PAGE_QUERIES = {
         "page of interviews + persona + insight counts",
         "their interviewers",
     ],
-    "persona": ["persona + counts", "its interviews + insight counts", "its insights + interviews", "its history"],
+    "persona": [
+        "persona + counts",
+        "its interviews + insight counts",
+        "its insights + interviews",
+        "the opportunities its insights support + their counts",
+        "its history",
+    ],
+    "insight": [
+        "insight + interview + persona + author",
+        "its evidence links + nodes + who attached them",
+        "opportunities and solutions to attach it to",
+        "its history",
+    ],
     "synthesis": ["insights + interviews + personas (board)", "interviews per week", "stats"],
     "synthesis by persona": ["insights + interviews + personas (board)", "interviews per week", "stats"],
     "interview": ["interview + persona + author", "its interviewers", "its insights", "its history"],
@@ -653,6 +670,15 @@ def populate(team: Team, editor, size: int) -> World:
                 tags=["forecast", f"t{i % 5}"],
             )
         services.insight_create(team=team, by=editor, quote=f"Typed {i}", persona=personas[i % 3])
+    # The tree: an opportunity per interview, each backed by that interview's insights and a typed one.
+    outcome = node_services.node_create(team=team, kind="outcome", title="Outcome", by=editor)
+    typed = Insight.objects.filter(team=team, interview=None).order_by("pk").first()
+    for interview in Interview.objects.filter(team=team):
+        node = node_services.node_create(
+            team=team, kind="opportunity", title=f"Opportunity {interview.pk}", parent=outcome, by=editor
+        )
+        for insight in [*Insight.objects.filter(interview=interview), typed]:
+            node_services.evidence_attach(node=node, insight=insight, by=editor)
     return World(
         team,
         personas[0],
@@ -675,3 +701,86 @@ def test_page_costs_a_fixed_number_of_queries(team, people, client_for, django_a
     assert response.status_code == 200
     if page == "interviews":
         assert len(main_of(response).find_all("li", cls="interview-row")) == size
+
+
+# Evidence: the opportunities an insight supports, from its page and its persona's
+
+
+@pytest.fixture
+def tree(world, editor):
+    outcome = node_services.node_create(team=world.team, kind="outcome", title="Merchandisers order on time", by=editor)
+    late = node_services.node_create(
+        team=world.team, kind="opportunity", title="The forecast arrives late", parent=outcome, by=editor
+    )
+    other = node_services.node_create(
+        team=world.team, kind="opportunity", title="Ordering is manual", parent=outcome, by=editor
+    )
+    return {"outcome": outcome, "late": late, "other": other}
+
+
+def test_the_insight_page_shows_the_opportunities_it_supports_and_how_to_link_more(
+    world, tree, editor, viewer, client_for
+):
+    node_services.evidence_attach(node=tree["late"], insight=world.insight, by=editor)
+    page = url("insight", world.team, world.insight.pk)
+
+    section = main_of(client_for(editor).get(page)).find("section", cls="insight-evidence")
+    assert [a.text for a in section.find_all("a", cls="item-title")] == ["The forecast arrives late"]
+    assert "Attached by @pam" in section.text
+    options = [o.text for o in section.find("select", name="node").find_all("option")]
+    assert options == ["Choose an opportunity or a solution…", "Ordering is manual"]  # not the one it backs already
+    new = reverse("opportunities:opportunity_from_insight", args=[world.team.slug, world.insight.pk])
+    assert section.find("a", href=new) is not None
+
+    read_only = main_of(client_for(viewer).get(page)).find("section", cls="insight-evidence")
+    assert [a.text for a in read_only.find_all("a", cls="item-title")] == ["The forecast arrives late"]
+    assert read_only.find("form") is None and read_only.find("a", href=new) is None
+
+
+def test_an_insight_linked_nowhere_says_so(world, tree, viewer, client_for):
+    section = main_of(client_for(viewer).get(url("insight", world.team, world.typed.pk))).find(
+        "section", cls="insight-evidence"
+    )
+    assert "Not linked to the tree yet" in section.text
+
+
+def test_the_persona_page_lists_the_opportunities_its_insights_support(world, tree, editor, viewer, client_for):
+    node_services.evidence_attach(node=tree["late"], insight=world.insight, by=editor)  # from Mia's interview
+    node_services.evidence_attach(node=tree["late"], insight=world.typed, by=editor)  # typed in for Mia
+    other = services.insight_create(team=world.team, by=editor, quote="Someone else's view.")
+    node_services.evidence_attach(node=tree["other"], insight=other, by=editor)  # no persona: not Mia's
+
+    main = main_of(client_for(viewer).get(url("persona", world.team, world.persona.pk)))
+
+    section = main.find("section", cls="persona-opportunities")
+    items = [" ".join(li.text.split()) for li in section.find_all("li")]
+    assert items == ["The forecast arrives late 2 insights"]
+    link = section.find("a", cls="item-title")
+    assert link.get("href") == reverse("opportunities:node", args=[world.team.slug, tree["late"].pk])
+
+
+def test_a_persona_without_linked_insights_says_so(world, viewer, client_for):
+    main = main_of(client_for(viewer).get(url("persona", world.team, world.persona.pk)))
+    assert "None of this persona's insights is linked to an opportunity yet." in main.text
+
+
+def test_hostile_quotes_and_titles_stay_text_wherever_evidence_shows(hostile, editor, client_for):
+    outcome = node_services.node_create(team=hostile.team, kind="outcome", title=HOSTILE[:200], by=editor)
+    node = node_services.node_create(
+        team=hostile.team, kind="opportunity", title=HOSTILE[:200], parent=outcome, by=editor
+    )
+    node_services.evidence_attach(node=node, insight=hostile.insight, by=editor)
+    node_services.evidence_attach(node=node, insight=hostile.typed, by=editor)
+    client = client_for(editor)
+    pages = [
+        url("insight", hostile.team, hostile.insight.pk),
+        url("persona", hostile.team, hostile.persona.pk),
+        reverse("opportunities:node", args=[hostile.team.slug, node.pk]),
+        reverse("opportunities:insight_attach", args=[hostile.team.slug, hostile.typed.pk]),
+        reverse("opportunities:prioritise", args=[hostile.team.slug]),
+    ]
+    for page in pages:
+        main = main_of(client.get(page))
+        assert_no_active_content(main)
+        assert not main.find_all("img")
+        assert not [s for s in main.find_all("script") if not s.get("src")]

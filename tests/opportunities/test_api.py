@@ -8,12 +8,12 @@ import yaml
 from django.core.management import call_command
 from django.urls import reverse
 
-from opportunities import queries
-from opportunities.models import Kind, Lane, Node, OpportunityStatus, SolutionStatus
+from opportunities import queries, services
+from opportunities.models import Evidence, Kind, Lane, Node, OpportunityStatus, SolutionStatus
 from portfolio.models import Role
 from tests.opportunities.factories import add, small_tree, wide_tree
 from tests.portfolio.factories import DataProductFactory, GoalFactory, MembershipFactory, TeamFactory, UserFactory
-from tests.support import send
+from tests.support import rows_and_history, send
 
 pytestmark = pytest.mark.django_db
 
@@ -930,7 +930,8 @@ def sized_tree(request, team, editor, team_admin) -> Node:
 def test_list_query_count_is_fixed(api_for, team_admin, sized_tree, django_assert_num_queries):
     client = api_for(team_admin)  # force_authenticate: no session or token query
 
-    with django_assert_num_queries(2):  # count, page of nodes joined with team and owner (your teams: subquery)
+    # count, page of nodes joined with team and owner with their evidence counts (subqueries), their insights' ids
+    with django_assert_num_queries(3):
         response = client.get(f"{LIST}?team=data")
 
     assert response.json()["count"] == Node.objects.count()
@@ -982,6 +983,8 @@ def test_schema_documents_every_node_endpoint_and_its_answers(schema):
         ("/api/nodes/{id}/", "delete"): {"204", "400", "401", "403", "404"},
         ("/api/nodes/{id}/move/", "post"): {"200", "400", "401", "403", "404", "409"},
         ("/api/nodes/{id}/subtree/", "get"): {"200", "401", "404"},
+        ("/api/nodes/{id}/insights/", "post"): {"200", "201", "400", "401", "403", "404"},
+        ("/api/nodes/{id}/insights/{insight_id}/", "delete"): {"204", "400", "401", "403", "404"},
         ("/api/nodes/tree/", "get"): {"200", "400", "401", "404"},
     }
 
@@ -1015,3 +1018,153 @@ def test_schema_of_tree_items_matches_what_the_tree_endpoint_returns(schema, api
     rows = api_for(viewer).get(tree_url("data")).json()
 
     assert set(item["properties"]) == set(item["required"]) == set(rows[0])
+
+
+# Evidence: insights attached to nodes
+
+
+def insights_url(node: Node) -> str:
+    return reverse("api:node-insights", args=[node.pk])
+
+
+def unlink_url(node: Node, insight_id: int) -> str:
+    return reverse("api:node-insight-unlink", args=[node.pk, insight_id])
+
+
+@pytest.fixture
+def quotes(team, other_team, people):
+    from interviews import services as discovery
+
+    editor = people["editor"]
+    persona = discovery.persona_create(team=team, by=editor, name="Analyst Aiko")
+    interview = discovery.interview_create(
+        team=team, by=editor, held_on="2026-05-04", interviewee_name="Raj", persona=persona
+    )
+    return {
+        "said": discovery.insight_create(team=team, by=editor, interview=interview, quote="Can't find it."),
+        "typed": discovery.insight_create(team=team, by=editor, quote="Ticket: which table?"),
+        "theirs": discovery.insight_create(team=other_team, by=people["outsider"], quote="Their secret."),
+    }
+
+
+def evidence_state() -> dict[str, Any]:
+    return rows_and_history(Evidence)
+
+
+def test_attaching_an_insight_answers_the_node_with_its_evidence(api_for, editor, tree, quotes):
+    client = api_for(editor)
+
+    created = send(client, "post", insights_url(tree["A"]), {"insight": quotes["said"].pk})
+    again = send(client, "post", insights_url(tree["A"]), {"insight": quotes["said"].pk})
+
+    assert (created.status_code, again.status_code) == (201, 200)
+    body = again.json()
+    assert body["insights"] == [quotes["said"].pk]
+    assert body["evidence"] == {
+        "insights": 1,
+        "interviewees": 1,
+        "personas": 1,
+        "last_heard": "2026-05-04",
+        "assumption": False,
+    }
+    assert Evidence.objects.count() == 1
+
+
+def test_a_node_shows_its_evidence_and_an_opportunity_without_any_is_an_assumption(api_for, viewer, tree):
+    body = api_for(viewer).get(detail(tree["B"])).json()
+    assert body["insights"] == []
+    assert body["evidence"] == {"insights": 0, "interviewees": 0, "personas": 0, "last_heard": None, "assumption": True}
+    assert api_for(viewer).get(detail(tree["S"])).json()["evidence"]["assumption"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "insight", "This field is required."),
+        ({"insight": "x"}, "insight", "A valid integer is required."),
+        ({"insight": 999999}, "insight", "There is no insight 999999 among your teams."),
+        ("theirs", "insight", "There is no insight"),
+    ],
+)
+def test_bad_insights_are_400_with_the_reason_and_change_nothing(api_for, editor, tree, quotes, body, field, message):
+    if body == "theirs":
+        body = {"insight": quotes["theirs"].pk}
+    before = evidence_state()
+    response = send(api_for(editor), "post", insights_url(tree["A"]), body)
+    assert response.status_code == 400
+    assert response.json()[field][0].startswith(message)
+    assert evidence_state() == before
+
+
+def test_an_insight_of_another_of_your_teams_is_400(api_for, editor, other_team, tree, quotes):
+    MembershipFactory(team=other_team, user=editor, role=Role.EDITOR)  # sees both teams: still no mixing
+    response = send(api_for(editor), "post", insights_url(tree["A"]), {"insight": quotes["theirs"].pk})
+    assert response.status_code == 400
+    assert response.json() == {"insight": ["That insight belongs to another team: attach insights of this team only."]}
+    assert not Evidence.objects.exists()
+
+
+def test_an_outcome_takes_no_evidence(api_for, editor, tree, quotes):
+    response = send(api_for(editor), "post", insights_url(tree["outcome"]), {"insight": quotes["said"].pk})
+    assert response.status_code == 400
+    assert response.json() == {"node": ["Evidence backs opportunities and solutions, not outcomes."]}
+
+
+def test_unlinking_is_204_and_idempotent_and_bad_ids_are_400(api_for, editor, tree, quotes):
+    client = api_for(editor)
+    send(client, "post", insights_url(tree["A"]), {"insight": quotes["said"].pk})
+
+    assert send(client, "delete", unlink_url(tree["A"], quotes["said"].pk)).status_code == 204
+    assert send(client, "delete", unlink_url(tree["A"], quotes["said"].pk)).status_code == 204
+    assert not Evidence.objects.exists()
+    unknown = send(client, "delete", unlink_url(tree["A"], 999999))
+    assert unknown.status_code == 400 and unknown.json() == {
+        "insight": ["There is no insight 999999 among your teams."]
+    }
+    assert send(client, "delete", unlink_url(tree["A"], quotes["theirs"].pk)).status_code == 400
+
+
+def test_viewers_cannot_link_and_outsiders_cannot_see_the_node(api_for, viewer, outsider, tree, quotes):
+    before = evidence_state()
+    assert send(api_for(viewer), "post", insights_url(tree["A"]), {"insight": quotes["said"].pk}).status_code == 403
+    assert send(api_for(outsider), "post", insights_url(tree["A"]), {"insight": quotes["said"].pk}).status_code == 404
+    assert send(api_for(viewer), "delete", unlink_url(tree["A"], quotes["said"].pk)).status_code == 403
+    assert evidence_state() == before
+
+
+def test_the_insight_api_lists_the_nodes_it_is_evidence_for(api_for, editor, viewer, tree, quotes):
+    client = api_for(editor)
+    for key in ("B", "A"):
+        send(client, "post", insights_url(tree[key]), {"insight": quotes["said"].pk})
+    body = api_for(viewer).get(reverse("api:insight-detail", args=[quotes["said"].pk])).json()
+    assert body["nodes"] == sorted([tree["A"].pk, tree["B"].pk])
+
+
+def test_the_list_counts_evidence_in_a_fixed_number_of_queries(
+    api_for, team_admin, editor, tree, quotes, django_assert_num_queries
+):
+    from interviews import services as discovery
+
+    for i in range(6):
+        insight = discovery.insight_create(team=tree["A"].team, by=editor, quote=f"Quote {i}")
+        services.evidence_attach(node=tree["A" if i % 2 else "B"], insight=insight, by=editor)
+    client = api_for(team_admin)
+    with django_assert_num_queries(3):  # count, nodes with evidence counts, their insights' ids
+        response = client.get(f"{LIST}?team=data")
+    by_title = {row["title"]: row for row in response.json()["results"]}
+    assert by_title["Dashboards are slow"]["evidence"]["insights"] == 3
+    assert len(by_title["Analysts wait for data"]["insights"]) == 3
+
+
+def test_schema_documents_the_evidence(schema):
+    components = schema["components"]["schemas"]
+    assert {"insights", "evidence"} <= set(components["Node"]["properties"])
+    assert set(components["Evidence"]["properties"]) == {
+        "insights",
+        "interviewees",
+        "personas",
+        "last_heard",
+        "assumption",
+    }
+    assert components["EvidenceAttachRequest"]["required"] == ["insight"]
+    assert components["Insight"]["properties"]["nodes"]["items"] == {"type": "integer"}

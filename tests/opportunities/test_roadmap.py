@@ -726,3 +726,59 @@ def test_done_lane_readouts_cost_one_query_whatever_their_number(
         response = client.get(url("roadmap", team))
 
     assert len(parse(response).find_all("div", cls="impact")) == done.count() > 0
+
+
+# Evidence on the cards: how many insights back each one
+
+
+def attach_quotes(team: Team, node: Node, count: int, by) -> None:
+    from interviews import services as discovery
+
+    for i in range(count):
+        insight = discovery.insight_create(team=team, by=by, quote=f"{node.title}: quote {i}")
+        services.evidence_attach(node=node, insight=insight, by=by)
+
+
+def test_cards_and_the_csv_count_the_insights_behind_each_card(world, people, client_for):
+    editor = people["editor"]
+    attach_quotes(world.team, world.nodes["A"], 2, editor)
+    attach_quotes(world.team, world.nodes["S1"], 1, editor)
+
+    board = roadmap.team_roadmap(team=world.team)
+    evidence = {card.title: card.evidence for card in board.cards}
+    assert board.evidence is True
+    assert evidence["Can't find tables"] == 2 and evidence["A searchable catalogue"] == 1
+    assert evidence["Waiting for access"] == 0
+
+    page = main_of(client_for(people["viewer"]).get(url("roadmap", world.team)))
+    cards = {c.find(cls="rm-title").text: c for c in page.find_all("li", cls="rm-card")}
+    assert cards["Can't find tables"].find("span", cls="rm-evidence").text == "2 insights"
+    assert cards["A searchable catalogue"].find("span", cls="rm-evidence").text == "1 insight"
+
+    rows = list(
+        csv.DictReader(io.StringIO(client_for(people["viewer"]).get(url("roadmap_csv", world.team)).content.decode()))
+    )
+    assert {row["title"]: row["evidence"] for row in rows}["Can't find tables"] == "2"
+
+
+@pytest.mark.parametrize("size", [10, 300], ids=lambda size: f"{size}-nodes")
+def test_counting_evidence_keeps_the_board_at_a_fixed_number_of_queries(
+    team, people, client_for, django_assert_num_queries, size
+):
+    from interviews.models import Insight
+    from opportunities.models import Evidence
+
+    big_roadmap(team, people, size)
+    cards = list(Node.objects.filter(team=team).exclude(lane=Lane.NONE))
+    quotes = Insight.objects.bulk_create([Insight(team=team, quote=f"Quote {i}") for i in range(3)])
+    Evidence.objects.bulk_create(
+        [Evidence(node=card, insight=quote) for i, card in enumerate(cards) for quote in quotes[: 1 + i % 3]]
+    )
+    client = client_for(people["admin"])
+    expected = SHARED + [*BOARD, *CHOICES, NAV]
+
+    with django_assert_num_queries(len(expected)):  # the queries named in SHARED, BOARD and CHOICES, and the nav
+        response = client.get(url("roadmap", team))
+
+    counts = [span.text for span in parse(response).find_all("span", cls="rm-evidence")]
+    assert len(counts) == len(cards) and {"1 insight", "2 insights", "3 insights"} == set(counts)

@@ -1,10 +1,11 @@
 from datetime import date
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 
 from opportunities import queries, services
-from opportunities.models import Kind, Node, OpportunityStatus, SolutionStatus
+from opportunities.models import Evidence, Kind, Node, OpportunityStatus, SolutionStatus
 from tests.opportunities.factories import add, small_tree
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +226,151 @@ def test_siblings_can_be_ordered_by_score(team, editor):
     by_score = queries.team_tree(team=team, order="score").roots[0].children
     assert [r.title for r in arranged] == ["Low", "Unscored", "High"]
     assert [r.title for r in by_score] == ["High", "Low", "Unscored"]
+
+
+# Evidence: insights attached to opportunities and solutions
+
+
+@pytest.fixture
+def evidence_world(team, other_team, editor, outsider):
+    from interviews import services as discovery
+
+    tree = small_tree(team, editor)
+    persona = discovery.persona_create(team=team, by=editor, name="Analyst Aiko")
+    interview = discovery.interview_create(
+        team=team, by=editor, held_on=date(2026, 5, 4), interviewee_name="Raj", persona=persona
+    )
+    said = discovery.insight_create(team=team, by=editor, interview=interview, quote="I can't find the table.")
+    typed = discovery.insight_create(team=team, by=editor, quote="Ticket: where is orders?", persona=persona)
+    theirs = discovery.insight_create(team=other_team, by=outsider, quote="Their secret.")
+    return {"tree": tree, "said": said, "typed": typed, "theirs": theirs, "persona": persona}
+
+
+def test_attaching_an_insight_links_it_once_and_records_who_and_when(evidence_world, editor):
+    node, insight = evidence_world["tree"]["A"], evidence_world["said"]
+
+    link, created = services.evidence_attach(node=node, insight=insight, by=editor)
+    again, created_again = services.evidence_attach(node=node, insight=insight, by=editor)
+
+    assert created and not created_again and again.pk == link.pk
+    assert list(node.insights.all()) == [insight] and list(insight.nodes.all()) == [node]
+    assert link.attached_by == editor and link.attached_at is not None
+    assert Evidence.history.filter(node_id=node.pk).count() == 1  # the second attach recorded nothing
+
+
+def test_attaching_evidence_leaves_the_nodes_version_alone(evidence_world, editor):
+    node = evidence_world["tree"]["A"]
+    services.evidence_attach(node=node, insight=evidence_world["said"], by=editor)
+    # Someone editing the node's text meanwhile is not told of a conflict: its content did not change.
+    updated = services.node_update(node=node, expected_version=node.version, by=editor, title="Renamed")
+    assert updated.title == "Renamed"
+
+
+def test_unlinking_is_recorded_and_unlinking_again_does_nothing(evidence_world, editor, team_admin):
+    node, insight = evidence_world["tree"]["A"], evidence_world["said"]
+    services.evidence_attach(node=node, insight=insight, by=editor)
+
+    assert services.evidence_unlink(node=node, insight=insight, by=team_admin) is True
+    assert services.evidence_unlink(node=node, insight=insight, by=team_admin) is False
+
+    assert not node.insights.exists()
+    history = queries.evidence_history(node)
+    assert [(e.who, e.verb) for e in history] == [
+        ("ada", "unlinked evidence: “I can't find the table.”"),
+        ("pam", "attached evidence: “I can't find the table.”"),
+    ]
+
+
+def test_another_teams_insight_is_refused_and_nothing_is_linked(evidence_world, editor):
+    node = evidence_world["tree"]["A"]
+    with pytest.raises(ValidationError) as error:
+        services.evidence_attach(node=node, insight=evidence_world["theirs"], by=editor)
+    assert "another team" in error.value.message_dict["insight"][0]
+    assert not Evidence.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["outcome", "E"])
+def test_only_opportunities_and_solutions_take_evidence(evidence_world, editor, key):
+    with pytest.raises(ValidationError) as error:
+        services.evidence_attach(node=evidence_world["tree"][key], insight=evidence_world["said"], by=editor)
+    assert "Evidence backs opportunities and solutions" in error.value.message_dict["node"][0]
+    assert not Evidence.objects.exists()
+
+
+def test_viewers_and_outsiders_may_not_link_evidence(evidence_world, viewer, outsider):
+    node, insight = evidence_world["tree"]["A"], evidence_world["said"]
+    with pytest.raises(PermissionDenied):
+        services.evidence_attach(node=node, insight=insight, by=viewer)
+    with pytest.raises(Http404):
+        services.evidence_attach(node=node, insight=insight, by=outsider)
+    with pytest.raises(PermissionDenied):
+        services.evidence_unlink(node=node, insight=insight, by=viewer)
+    assert not Evidence.objects.exists()
+
+
+def test_a_new_opportunity_from_an_insight_sits_under_its_parent_with_the_insight_as_evidence(evidence_world, editor):
+    parent = evidence_world["tree"]["outcome"]
+    node = services.node_create_from_insight(
+        insight=evidence_world["said"], parent=parent, title="Analysts can't find tables", by=editor
+    )
+    assert node.kind == Kind.OPPORTUNITY and node.parent_id == parent.pk
+    assert list(node.insights.all()) == [evidence_world["said"]]
+
+
+def test_a_new_opportunity_cannot_sit_under_a_solution(evidence_world, editor):
+    with pytest.raises(ValidationError):
+        services.node_create_from_insight(
+            insight=evidence_world["said"], parent=evidence_world["tree"]["S"], title="Misplaced", by=editor
+        )
+    assert not Node.objects.filter(title="Misplaced").exists() and not Evidence.objects.exists()
+
+
+def test_the_evidence_summary_counts_insights_people_personas_and_the_last_date(evidence_world, editor):
+    from interviews import services as discovery
+
+    node = evidence_world["tree"]["A"]
+    other_interview = discovery.interview_create(
+        team=node.team,
+        by=editor,
+        held_on=date(2026, 6, 1),
+        interviewee_name="raj",  # the same person, other case
+    )
+    later = discovery.insight_create(team=node.team, by=editor, interview=other_interview, quote="Still lost.")
+    for insight in (evidence_world["said"], evidence_world["typed"], later):
+        services.evidence_attach(node=node, insight=insight, by=editor)
+
+    summary = queries.node_evidence(Node.objects.get(pk=node.pk)).summary
+    row = next(r for r in queries.prioritise_rows(team=node.team) if r.id == node.pk)
+
+    typed_on = evidence_world["typed"].created_at.date()
+    assert (summary.insights, summary.interviewees, summary.personas) == (3, 1, 1)
+    assert summary.last_heard == max(date(2026, 6, 1), typed_on)
+    assert (row.insight_count, row.interviewee_count, row.persona_count, row.last_heard) == (
+        3,
+        1,
+        1,
+        summary.last_heard,
+    )
+    assert not row.assumption
+
+
+def test_opportunities_without_evidence_are_assumptions_and_solutions_are_not(evidence_world, editor):
+    tree = evidence_world["tree"]
+    services.evidence_attach(node=tree["A"], insight=evidence_world["said"], by=editor)
+    rows = {r.title: r for r in queries.prioritise_rows(team=tree["A"].team)}
+    assert not rows["Analysts wait for data"].assumption
+    assert rows["Dashboards are slow"].assumption and rows["Dashboards are slow"].insight_count == 0
+    assert not rows["Certify the orders table"].assumption
+
+
+@pytest.mark.parametrize(
+    ("sort", "first"), [("insights", "A"), ("interviewees", "A"), ("personas", "A"), ("heard", "A")]
+)
+def test_the_prioritise_table_sorts_by_evidence(evidence_world, editor, sort, first):
+    tree = evidence_world["tree"]
+    services.evidence_attach(node=tree["A"], insight=evidence_world["said"], by=editor)
+    services.evidence_attach(node=tree["B"], insight=evidence_world["typed"], by=editor)
+    services.evidence_attach(node=tree["A"], insight=evidence_world["typed"], by=editor)
+    rows = queries.prioritise_rows(team=tree["A"].team, sort=sort)
+    assert rows[0].id == tree[first].pk
+    assert rows[-1].insight_count == 0  # the never-heard come last

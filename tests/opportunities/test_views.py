@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,8 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from interviews import services as discovery_services
+from interviews.models import Insight
 from opportunities import services
-from opportunities.models import Kind, Node, OpportunityStatus, SolutionStatus
+from opportunities.models import Evidence, Kind, Node, OpportunityStatus, SolutionStatus
 from portfolio.models import Role, Team
 from tests.html import Node as Element
 from tests.html import assert_no_active_content, error_next_to, form_values, main_of, parse, post_form
@@ -955,12 +957,24 @@ def test_prioritise_sorts_and_filters(scored, viewer, client_for, query, expecte
     assert table_rows(main) == expected
 
 
+NO_EVIDENCE = ["0", "0", "0", "never"]  # insights, interviewees, personas, last heard
+
+
 def test_prioritise_shows_a_dash_for_missing_inputs(scored, viewer, client_for):
     main = main_of(client_for(viewer).get(url("prioritise", scored.team)))
     unscored = main.find("tbody").find_all("tr")[-1]
-    assert [td.text for td in unscored.find_all("td")][1:] == ["Parked", "—", "—", "—", "—", "—", "—"]
+    assert [td.text for td in unscored.find_all("td")][1:] == ["Parked", "—", "—", "—", "—", "—", *NO_EVIDENCE, "—"]
     certify = main.find("tbody").find_all("tr")[2]
-    assert [td.text for td in certify.find_all("td")][1:] == ["Building", "pam", "100", "0.5", "80%", "1", "40"]
+    assert [td.text for td in certify.find_all("td")][1:] == [
+        "Building",
+        "pam",
+        "100",
+        "0.5",
+        "80%",
+        "1",
+        *NO_EVIDENCE,
+        "40",
+    ]
 
 
 def test_value_effort_matrix_has_one_linked_dot_per_scored_node(scored, viewer, client_for):
@@ -1242,6 +1256,8 @@ def test_every_page_has_a_nonce_script_policy_and_no_inline_code(world, team_adm
 SHARED_QUERIES = ["session", "user", "membership + team"]
 NAV = "nav: your teams"
 NODE = "the node + owner, goal, data product, parent, team"
+EVIDENCE = "its evidence + insights, interviews, personas, who attached them"
+EVIDENCE_HISTORY = "its evidence's history + users, insights"
 SIZED_PAGES: dict[str, tuple[Callable[[Team, dict[str, Node]], str], list[str]]] = {
     "tree": (lambda t, n: url("tree", t), ["the team's nodes + owners", NAV]),
     "outline": (lambda t, n: url("outline", t), ["members for the owner filter", "the team's nodes + owners", NAV]),
@@ -1256,18 +1272,35 @@ SIZED_PAGES: dict[str, tuple[Callable[[Team, dict[str, Node]], str], list[str]]]
     ),
     "node panel": (
         lambda t, n: url("node", t, n["opportunity"].pk),
-        [NODE, "its ancestors", "its children + owners", "its history + users", "where it may move", NAV],
+        [
+            NODE,
+            "its ancestors",
+            "its children + owners",
+            EVIDENCE,
+            EVIDENCE_HISTORY,
+            "its history + users",
+            "where it may move",
+            NAV,
+        ],
     ),
     "node panel (htmx)": (
         lambda t, n: url("node", t, n["opportunity"].pk),
-        [NODE, "its ancestors", "its children + owners", "its history + users", "where it may move"],
+        [
+            NODE,
+            "its ancestors",
+            "its children + owners",
+            EVIDENCE,
+            EVIDENCE_HISTORY,
+            "its history + users",
+            "where it may move",
+        ],
     ),
     # An outcome has no ancestors and may only sit at the top: neither needs a query.
     "outcome panel": (
         lambda t, n: url("node", t, n["outcome"].pk),
         [NODE, "its children + owners", "its history + users", NAV],
     ),
-    "prioritise": (lambda t, n: url("prioritise", t), ["opportunities and solutions + owners", NAV]),
+    "prioritise": (lambda t, n: url("prioritise", t), ["opportunities and solutions + owners, evidence", NAV]),
 }
 
 
@@ -1305,6 +1338,406 @@ def test_outline_orders_siblings_by_score_when_asked(team, editor, client_for):
     assert arranged.index(">Low<") < arranged.index(">High<")
     assert by_score.index(">High<") < by_score.index(">Low<")
     assert 'name="order"' in by_score
+
+
+# Evidence: the node panel's insights, search and attach, and the insight's side
+
+
+@dataclass
+class Discovery:
+    said: Insight  # from an interview with Raj (persona Aiko)
+    typed: Insight  # typed in, persona Aiko
+    theirs: Insight  # another team's
+
+
+@pytest.fixture
+def discovery(world, people, other_team) -> Discovery:
+    editor = people["editor"]
+    persona = discovery_services.persona_create(team=world.team, by=editor, name="Analyst Aiko", colour="teal")
+    interview = discovery_services.interview_create(
+        team=world.team, by=editor, held_on=date(2026, 5, 4), interviewee_name="Raj Patel", persona=persona
+    )
+    said = discovery_services.insight_create(
+        team=world.team, by=editor, interview=interview, quote="I can't find the orders table.", kind="pain"
+    )
+    typed = discovery_services.insight_create(
+        team=world.team, by=editor, quote="Ticket: which orders table is right?", persona=persona, kind="need"
+    )
+    theirs = discovery_services.insight_create(team=other_team, by=people["outsider"], quote="Their secret quote.")
+    return Discovery(said, typed, theirs)
+
+
+def evidence_section(response, node: Node) -> Element:
+    section = parse(response).find("section", id=f"evidence-{node.pk}")
+    assert section is not None, "the panel has an evidence section"
+    return section
+
+
+def stats(section: Element) -> dict[str, str]:
+    return {dd.get("data-stat"): dd.text for dd in section.find_all("dd")}
+
+
+def test_the_panel_lists_the_evidence_with_who_said_it_and_when(world, discovery, editor, viewer, client_for):
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    services.evidence_attach(node=world["A"], insight=discovery.typed, by=editor)
+
+    response = client_for(viewer).get(url("node", world.team, world["A"].pk))
+
+    section = evidence_section(response, world["A"])
+    assert stats(section) == {
+        "insights": "2",
+        "interviewees": "1",
+        "personas": "1",
+        "last-heard": section.find("time").text,
+    }
+    notes = section.find_all("li", cls="insight-note")
+    assert [n.find("a", cls="insight-note-quote").text for n in notes] == [
+        "Ticket: which orders table is right?",
+        "I can't find the orders table.",
+    ]
+    said = notes[1]
+    assert (
+        "Raj Patel" in said.text and "4 May 2026" in said.text and "Analyst Aiko" in said.text and "Pain" in said.text
+    )
+    assert said.find("a", href=f"/t/data/discovery/insights/{discovery.said.pk}/") is not None
+    assert said.find("a", href=f"/t/data/discovery/interviews/{discovery.said.interview_id}/") is not None
+    # A viewer reads the evidence and gets no control over it.
+    assert section.find("form") is None and "Assumption" not in section.text
+
+
+def test_an_opportunity_without_evidence_says_so_and_editors_get_a_search_box(world, editor, client_for):
+    response = client_for(editor).get(url("node", world.team, world["B"].pk), **HTMX)
+
+    section = evidence_section(response, world["B"])
+    assert section.find("span", cls="badge-assumption").text == "Assumption"
+    assert "No insight supports it yet" in section.text
+    assert section.find("input", name="q") is not None
+
+
+def test_outcomes_and_experiments_have_no_evidence_section(world, editor, client_for):
+    for key in ("outcome", "E"):
+        page = parse(client_for(editor).get(url("node", world.team, world[key].pk)))
+        assert page.find("section", id=f"evidence-{world[key].pk}") is None
+
+
+def test_searching_finds_the_teams_insights_that_are_not_attached_yet(world, discovery, editor, client_for):
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    target = {"HTTP_HX_TARGET": f"evidence-results-{world['A'].pk}"}
+
+    response = client_for(editor).get(
+        url("node_evidence", world.team, world["A"].pk, query="?q=orders"), **HTMX, **target
+    )
+
+    results = parse(response).find("div", id=f"evidence-results-{world['A'].pk}")
+    quotes = [n.find("span", cls="insight-note-quote").text for n in results.find_all("li")]
+    assert quotes == ["Ticket: which orders table is right?"]  # attached ones and the other team's are not offered
+    assert form_values(results.find("form")) == {
+        "insight": str(discovery.typed.pk),
+        "q": "orders",
+        "csrfmiddlewaretoken": form_values(results.find("form"))["csrfmiddlewaretoken"],
+    }
+
+
+def test_a_search_with_no_match_says_what_to_do(world, discovery, editor, client_for):
+    target = {"HTTP_HX_TARGET": f"evidence-results-{world['A'].pk}"}
+    response = client_for(editor).get(
+        url("node_evidence", world.team, world["A"].pk, query="?q=zebra"), **HTMX, **target
+    )
+    assert "No insight matches “zebra”" in parse(response).text
+
+
+def test_viewers_get_no_search_results(world, discovery, viewer, client_for):
+    target = {"HTTP_HX_TARGET": f"evidence-results-{world['A'].pk}"}
+    response = client_for(viewer).get(
+        url("node_evidence", world.team, world["A"].pk, query="?q=orders"), **HTMX, **target
+    )
+    assert response.status_code == 200 and parse(response).find("li") is None
+
+
+def test_attaching_answers_the_section_with_the_counts_updated_and_history_records_it(
+    world, discovery, editor, client_for
+):
+    client = client_for(editor)
+    response = client.post(
+        url("node_evidence_attach", world.team, world["B"].pk), {"insight": discovery.said.pk, "q": "orders"}, **HTMX
+    )
+
+    assert response.status_code == 200
+    section = evidence_section(response, world["B"])
+    assert stats(section)["insights"] == "1" and section.find("span", cls="badge-assumption") is None
+    assert "Attached the insight as evidence." in section.text
+    assert list(world["B"].insights.all()) == [discovery.said]
+    panel = parse(client.get(url("node", world.team, world["B"].pk)))
+    assert "pam attached evidence: “I can't find the orders table.”" in " ".join(
+        panel.find("ul", cls="history").text.split()
+    )
+
+    again = client.post(url("node_evidence_attach", world.team, world["B"].pk), {"insight": discovery.said.pk}, **HTMX)
+    assert "That insight was already attached." in again.content.decode()
+    assert world["B"].insights.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Pick an insight to attach."),
+        ({"insight": "abc"}, "Enter a whole number."),
+        ({"insight": "999999"}, "This team has no such insight"),
+        ("theirs", "This team has no such insight"),
+    ],
+)
+def test_bad_input_to_attach_is_422_with_the_reason_and_links_nothing(
+    world, discovery, editor, client_for, data, message
+):
+    if data == "theirs":
+        data = {"insight": discovery.theirs.pk}
+    response = client_for(editor).post(url("node_evidence_attach", world.team, world["A"].pk), data, **HTMX)
+    assert response.status_code == 422
+    assert message in evidence_section(response, world["A"]).find("div", cls="alert").text
+    assert not Evidence.objects.exists()
+
+
+def test_attaching_to_an_outcome_is_refused_with_the_rule(world, discovery, editor, client_for):
+    response = client_for(editor).post(
+        url("node_evidence_attach", world.team, world["outcome"].pk), {"insight": discovery.said.pk}
+    )
+    assert response.status_code == 422
+    assert "Evidence backs opportunities and solutions, not outcomes." in response.content.decode()
+    assert not Evidence.objects.exists()
+
+
+def test_attaching_without_javascript_redirects_to_the_node(world, discovery, editor, client_for):
+    response = client_for(editor).post(
+        url("node_evidence_attach", world.team, world["A"].pk), {"insight": discovery.said.pk}
+    )
+    assert response.status_code == 302 and response["Location"] == url("node", world.team, world["A"].pk)
+    assert world["A"].insights.count() == 1
+
+
+def test_unlinking_from_the_panel_answers_the_section_without_it(world, discovery, editor, client_for):
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    response = client_for(editor).post(
+        url("node_evidence_unlink", world.team, world["A"].pk, discovery.said.pk), **HTMX
+    )
+    section = evidence_section(response, world["A"])
+    assert stats(section)["insights"] == "0" and section.find("span", cls="badge-assumption") is not None
+    assert not Evidence.objects.exists()
+
+
+def test_unlinking_from_the_insight_page_goes_back_there_but_never_off_site(world, discovery, editor, client_for):
+    client = client_for(editor)
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    back = reverse("interviews:insight", args=[world.team.slug, discovery.said.pk])
+    unlink = url("node_evidence_unlink", world.team, world["A"].pk, discovery.said.pk)
+
+    response = client.post(unlink, {"next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    assert not Evidence.objects.exists()
+
+    response = client.post(unlink, {"next": "https://evil.example/"})
+    assert response["Location"] == url("node", world.team, world["A"].pk)
+
+
+def test_viewers_cannot_attach_or_unlink_and_outsiders_cannot_tell_the_node_exists(
+    world, discovery, viewer, outsider, editor, client_for
+):
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    attach = url("node_evidence_attach", world.team, world["A"].pk)
+    unlink = url("node_evidence_unlink", world.team, world["A"].pk, discovery.said.pk)
+    assert client_for(viewer).post(attach, {"insight": discovery.typed.pk}).status_code == 403
+    assert client_for(viewer).post(unlink).status_code == 403
+    assert client_for(outsider).post(attach, {"insight": discovery.typed.pk}).status_code == 404
+    assert client_for(outsider).get(url("node_evidence", world.team, world["A"].pk)).status_code == 404
+    # An outsider naming their own insight on our node, or our insight on their node: still nothing.
+    assert (
+        client_for(outsider)
+        .post(url("node_evidence_unlink", world.team, world["A"].pk, discovery.theirs.pk))
+        .status_code
+        == 404
+    )
+    assert list(Evidence.objects.values_list("insight_id", flat=True)) == [discovery.said.pk]
+
+
+XSS_QUOTE = '<script>alert("quote")</script><img src=x onerror=alert(1)> "><svg onload=alert(2)>'
+
+
+def test_quotes_are_escaped_in_the_evidence_list_and_the_search_results(world, people, editor, client_for):
+    evil = discovery_services.insight_create(team=world.team, by=editor, quote=XSS_QUOTE)
+    bait = discovery_services.insight_create(team=world.team, by=editor, quote="alert bait " + XSS_QUOTE)
+    services.evidence_attach(node=world["A"], insight=evil, by=editor)
+    client = client_for(editor)
+
+    panel = client.get(url("node", world.team, world["A"].pk))
+    results = client.get(url("node_evidence", world.team, world["A"].pk, query="?q=alert"), **HTMX)
+
+    for response in (panel, results):
+        body = response.content.decode()
+        assert "<script>alert" not in body and "<img src=x" not in body and "<svg onload" not in body
+        assert_no_active_content(parse(response))
+    assert "&lt;script&gt;alert(&quot;quote&quot;)&lt;/script&gt;" in panel.content.decode()
+    assert str(bait.pk) in results.content.decode()
+
+
+def test_the_evidence_panel_costs_the_same_with_one_insight_or_many(
+    world, people, editor, client_for, django_assert_num_queries
+):
+    def fill(node: Node, count: int) -> None:
+        for i in range(count):
+            persona = discovery_services.persona_create(team=world.team, by=editor, name=f"Persona {node.pk}-{i}")
+            interview = discovery_services.interview_create(
+                team=world.team, by=editor, held_on=date(2026, 4, 1 + i), interviewee_name=f"P{i}", persona=persona
+            )
+            insight = discovery_services.insight_create(team=world.team, by=editor, interview=interview, quote=f"Q{i}")
+            services.evidence_attach(node=node, insight=insight, by=editor)
+        services.evidence_attach(
+            node=node, insight=discovery_services.insight_create(team=world.team, by=editor, quote="typed"), by=editor
+        )
+
+    fill(world["A"], 1)
+    fill(world["B"], 12)
+    services.evidence_unlink(node=world["B"], insight=world["B"].insights.first(), by=editor)
+    client = client_for(editor)
+    expected = SHARED_QUERIES + [
+        NODE,
+        "its ancestors",
+        "its children + owners",
+        EVIDENCE,
+        EVIDENCE_HISTORY,
+        "its history + users",
+        "where it may move",
+    ]
+    counts = {}
+    for key in ("A", "B"):
+        with django_assert_num_queries(len(expected)):  # the queries named in `expected`
+            response = client.get(url("node", world.team, world[key].pk), **HTMX)
+        counts[key] = stats(evidence_section(response, world[key]))["insights"]
+    assert counts == {"A": "2", "B": "12"}
+
+    section_queries = SHARED_QUERIES + [NODE, EVIDENCE, "insights matching the search (not attached)"]
+    for key in ("A", "B"):
+        with django_assert_num_queries(len(section_queries)):
+            client.get(url("node_evidence", world.team, world[key].pk, query="?q=Q"), **HTMX)
+
+
+def test_prioritise_shows_the_evidence_and_flags_assumptions(world, discovery, editor, viewer, client_for):
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    services.evidence_attach(node=world["A"], insight=discovery.typed, by=editor)
+
+    page = main_of(client_for(viewer).get(url("prioritise", world.team, query="?sort=insights")))
+
+    rows = page.find("table").find("tbody").find_all("tr")
+    first = [td.text for td in rows[0].find_all("td")]
+    assert first[0] == "Analysts wait for data" and first[-5:-1] == ["2", "1", "1", first[-2]]
+    flagged = {r.find("a").text for r in rows if r.find("span", cls="badge-assumption")}
+    assert flagged == {"Nobody trusts the orders table", "Dashboards are slow"}  # opportunities only, never solutions
+    assert page.find("a", href="?sort=heard&kind=") is not None
+
+
+def test_tree_and_outline_cards_flag_assumptions_and_count_insights(world, discovery, editor, viewer, client_for):
+    services.evidence_attach(node=world["A"], insight=discovery.said, by=editor)
+    for page in ("tree", "outline"):
+        body = parse(client_for(viewer).get(url(page, world.team)))
+        card_a = body.find(id=f"node-{world['A'].pk}") if page == "tree" else None
+        text = body.text
+        assert "Assumption" in text and "1 insight" in text
+        if card_a is not None:
+            assert "1 insight" in card_a.text and card_a.find("span", cls="badge-assumption") is None
+
+
+@pytest.mark.parametrize("size", [1, 12])
+def test_prioritise_costs_the_same_whatever_the_evidence(
+    world, people, editor, client_for, django_assert_num_queries, size
+):
+    for i in range(size):
+        insight = discovery_services.insight_create(team=world.team, by=editor, quote=f"Q{i}")
+        services.evidence_attach(node=world["A" if i % 2 else "B"], insight=insight, by=editor)
+    client = client_for(editor)
+    with django_assert_num_queries(len(SHARED_QUERIES) + 2):  # opportunities and solutions + owners, evidence; nav
+        response = client.get(url("prioritise", world.team, query="?sort=personas"))
+    assert response.status_code == 200
+
+
+# From an insight: attach it to an opportunity, or start a new one
+
+
+def test_the_insight_page_attaches_it_to_an_opportunity(world, discovery, editor, client_for):
+    client = client_for(editor)
+    insight_url = reverse("interviews:insight", args=[world.team.slug, discovery.said.pk])
+    form = parse(client.get(insight_url)).find("form", cls="insight-attach")
+    options = [o.get("value") for o in form.find_all("option") if o.get("value")]
+    assert str(world["A"].pk) in options and str(world["outcome"].pk) not in options
+
+    response = client.post(form.get("action"), {"node": world["A"].pk})
+
+    assert response.status_code == 302 and response["Location"] == insight_url
+    page = parse(client.get(insight_url))
+    supports = page.find("section", cls="insight-evidence")
+    assert supports.find("a", href=url("node", world.team, world["A"].pk)).text == "Analysts wait for data"
+    assert str(world["A"].pk) not in [
+        o.get("value") for o in page.find("form", cls="insight-attach").find_all("option")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Choose the opportunity this insight supports."),
+        ("outcome", "Pick one of this team's opportunities"),
+        ("theirs", "Pick one of this team's opportunities"),
+    ],
+)
+def test_bad_input_to_attach_from_the_insight_is_422_next_to_the_field(
+    world, discovery, editor, client_for, data, message
+):
+    if data == "outcome":
+        data = {"node": world["outcome"].pk}
+    elif data == "theirs":
+        data = {"node": world.theirs.pk}
+    response = client_for(editor).post(url("insight_attach", world.team, discovery.said.pk), data)
+    assert response.status_code == 422
+    assert message in error_next_to(main_of(response), "node")
+    assert not Evidence.objects.exists()
+
+
+def test_a_new_opportunity_from_an_insight_goes_under_the_chosen_parent_with_its_evidence(
+    world, discovery, editor, client_for
+):
+    client = client_for(editor)
+    page = main_of(client.get(url("opportunity_from_insight", world.team, discovery.said.pk)))
+    form = page.find("form", action=url("opportunity_from_insight", world.team, discovery.said.pk))
+    assert form_values(form)["title"] == "I can't find the orders table."
+    parents = [o.get("value") for o in form.find("select").find_all("option") if o.get("value")]
+    assert parents == [str(world[k].pk) for k in ("outcome", "A", "A1", "B")] + [str(world["O2"].pk)]
+
+    response = client.post(
+        form.get("action"), {**form_values(form), "parent": world["A"].pk, "title": "Analysts can't find tables"}
+    )
+
+    node = Node.objects.get(title="Analysts can't find tables")
+    assert response.status_code == 302 and response["Location"] == url("node", world.team, node.pk)
+    assert node.kind == Kind.OPPORTUNITY and node.parent_id == world["A"].pk
+    assert list(node.insights.all()) == [discovery.said]
+
+
+def test_a_new_opportunity_needs_a_parent_of_this_team_and_a_title(world, discovery, editor, client_for):
+    response = client_for(editor).post(
+        url("opportunity_from_insight", world.team, discovery.said.pk), {"parent": world.theirs.pk, "title": ""}
+    )
+    page = main_of(response)
+    assert response.status_code == 422
+    assert "Pick one of this team's outcomes or opportunities." in error_next_to(page, "parent")
+    assert error_next_to(page, "title")
+    assert Node.objects.filter(team=world.team).count() == 7 and not Evidence.objects.exists()
+
+
+def test_another_teams_insight_cannot_be_linked_from_here(world, discovery, editor, client_for):
+    assert client_for(editor).get(url("insight_attach", world.team, discovery.theirs.pk)).status_code == 404
+    assert (
+        client_for(editor)
+        .post(url("opportunity_from_insight", world.team, discovery.theirs.pk), {"parent": world["A"].pk, "title": "x"})
+        .status_code
+        == 404
+    )
 
 
 # The impact of a shipped solution, in its panel
