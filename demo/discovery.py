@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from interviews import services
 from interviews.models import AvatarColour, Insight, InsightKind, Interview, InterviewType, Persona
+from opportunities import services as tree_services
+from opportunities.models import Evidence, Kind, Node
 from portfolio.models import Team
 
 PAIN, NEED, DESIRE, DELIGHT, IDEA = (
@@ -309,3 +311,26 @@ def seed_discovery(team: Team, users: dict) -> int:
             )
             created += 1
     return created
+
+
+def link_evidence(team: Team, users: dict) -> int:
+    """Attach each demo insight to the opportunities its tags name (`THEMES`). Returns the links made.
+
+    Through the services, so the tree's panels show who attached what and when; links already
+    there are left alone, so running it again makes none. Opportunities no insight speaks for
+    stay assumptions, as in any real tree.
+    """
+    nodes = {
+        node.title: node for node in Node.objects.filter(team=team, kind=Kind.OPPORTUNITY, title__in=THEMES.values())
+    }
+    existing = set(Evidence.objects.filter(node__team=team).values_list("node_id", "insight_id"))
+    made = 0
+    for insight in Insight.objects.filter(team=team).order_by("pk"):
+        for tag in insight.tags:
+            node = nodes.get(THEMES.get(tag, ""))
+            if node is None or (node.pk, insight.pk) in existing:
+                continue
+            tree_services.evidence_attach(node=node, insight=insight, by=users["pm"])
+            existing.add((node.pk, insight.pk))
+            made += 1
+    return made

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from demo.warehouse import EFFECTS
 from opportunities.impact import node_impact
-from opportunities.models import Kind, Node
+from opportunities.models import Evidence, Kind, Node
 from opportunities.roadmap import team_roadmap
 from portfolio.access import role_in
 from portfolio.models import Adoption, DataProduct, Decision, Goal, Membership, Role, Team
@@ -16,7 +16,7 @@ from reviews.models import ActionItem, Review, ReviewItem
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Team, Membership, Goal, DataProduct, Adoption, Decision, Node, Review, ReviewItem, ActionItem)
+MODELS = (Team, Membership, Goal, DataProduct, Adoption, Decision, Node, Evidence, Review, ReviewItem, ActionItem)
 
 
 def counts() -> dict[str, int]:
@@ -59,6 +59,10 @@ def test_demo_tree_is_realistic():
     statuses = set(Node.objects.filter(team=team, kind=Kind.SOLUTION).values_list("status", flat=True))
     assert {"idea", "building", "shipped"} <= statuses
     assert not any(Node.objects.find_problems())
+    opportunities = Node.objects.filter(team=team, kind=Kind.OPPORTUNITY)
+    backed = opportunities.filter(insights__isnull=False).distinct().count()
+    assert backed >= 20, "the demo's insights back the opportunities their tags name"
+    assert opportunities.filter(insights__isnull=True).exists(), "and some opportunities are still assumptions"
 
 
 def test_two_demo_solutions_are_shipped_with_honest_impact_readouts():

@@ -72,3 +72,43 @@ def test_every_demo_insight_is_tagged_with_themes_of_the_demo_tree(team, users):
         assert insight.tags and set(insight.tags) <= set(THEMES), insight.quote
     quotes_in_notes = [i for i in Insight.objects.select_related("interview") if i.interview_id]
     assert all(i.quote in i.interview.notes for i in quotes_in_notes), "quotes are passages of the notes"
+
+
+def test_demo_insights_back_the_opportunities_their_tags_name_and_some_stay_assumptions(team, users):
+    from demo.discovery import link_evidence
+    from demo.tree import seed_tree
+    from opportunities import queries as tree_queries
+    from opportunities.models import Evidence, Kind, Node
+    from tests.portfolio.factories import DataProductFactory, GoalFactory
+
+    goals = {}
+    products = {}
+
+    def collect(items):
+        for item in items:
+            if "goal" in item and item["goal"] not in goals:
+                goals[item["goal"]] = GoalFactory(team=team, title=item["goal"])
+            if "data_product" in item and item["data_product"] not in products:
+                products[item["data_product"]] = DataProductFactory(team=team, name=item["data_product"])
+            collect(item["children"])
+
+    collect(TREE)
+    seed_tree(team, users, goals, products)
+    seed_discovery(team, users)
+
+    made = link_evidence(team, users)
+
+    assert made == Evidence.objects.count() >= Insight.objects.count()  # every insight backs at least one
+    assert link_evidence(team, users) == 0  # idempotent
+    for link in Evidence.objects.select_related("node", "insight"):
+        assert THEMES_BY_TITLE[link.node.title] & set(link.insight.tags)
+        assert link.attached_by == users["pm"]
+    rows = tree_queries.prioritise_rows(team=team, kind=Kind.OPPORTUNITY)
+    assert sum(1 for r in rows if r.insight_count) == len(set(THEMES.values()))
+    assert any(r.assumption for r in rows), "some opportunities rest on no evidence yet"
+    assert Node.objects.filter(team=team, kind=Kind.OPPORTUNITY, insights__isnull=False).exists()
+
+
+THEMES_BY_TITLE: dict[str, set[str]] = {}
+for _tag, _title in THEMES.items():
+    THEMES_BY_TITLE.setdefault(_title, set()).add(_tag)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from demo.discovery import seed_discovery
+from demo.discovery import link_evidence, seed_discovery
 from demo.metrics import seed_metrics
 from demo.reviews import seed_reviews
 from demo.roadmap import seed_roadmap
@@ -78,6 +78,7 @@ class Command(BaseCommand):
             products = {p.name: p for p in DataProduct.objects.filter(team=team)}
             nodes = seed_tree(team, users, goals, products)
             seed_discovery(team, users)
+            link_evidence(team, users)
             metrics = seed_metrics(team, users, products, stream=self.stderr._out)
             seed_roadmap(team, users)
             self._decisions(team, users, goals)
