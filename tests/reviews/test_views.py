@@ -190,8 +190,8 @@ def test_review_page_costs_the_same_queries_whatever_the_agenda(
     for i in range(size):
         action(review, editor, f"Now {i}", owner=editor)
     client = client_for(editor)
-    # session, user, membership + team, nav teams, the review, its items + metrics, actions + owners, nodes,
-    # then the action form's choices: members, tree nodes
+    # session, user, membership + team, nav teams, the review, its items + metrics,
+    # its actions and the carried-over ones (+ owners, nodes, reviews), the action form's members and tree nodes
     with django_assert_num_queries(9):
         response = client.get(url("review", team, review.pk))
     main = main_of(response)
