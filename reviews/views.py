@@ -59,8 +59,9 @@ def _refuse_closed(view):  # type: ignore[no-untyped-def]
             return view(request, team, *args, **kwargs)
         except ClosedReview as closed:
             message = "This review is closed: its numbers and notes are frozen and can no longer change."
-            if request.htmx:
-                return render(request, "reviews/_refused.html", {"message": message}, status=409)
+            kept = (request.POST.get("comment") or request.POST.get("title") or "").strip()
+            if request.htmx:  # what was typed stays on screen, to copy into this week's review
+                return render(request, "reviews/_refused.html", {"message": message, "kept": kept}, status=409)
             messages.error(request, message)
             return redirect("reviews:review", slug=team.slug, pk=closed.review.pk)
 

@@ -437,6 +437,8 @@ def test_a_closed_review_refuses_every_write(team, people, draft, client_for):
         plain = client.post(path, data)
         assert plain.status_code == 302 and plain["Location"] == url("review", team, draft.pk), path
     assert ReviewItem.objects.get(pk=item.pk).comment == ""
+    kept = parse(client.post(attempts[0][0], {"comment": "Typed <b>after</b> it closed", "version": 1}, **HTMX))
+    assert kept.find("blockquote", cls="kept").text == "Typed <b>after</b> it closed"  # kept, as text
     assert ActionItem.objects.filter(review=draft).count() == 1 and not ActionItem.objects.get(pk=todo.pk).done
 
 
