@@ -12,6 +12,7 @@ import signal
 import time
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 
 from metrics import services
@@ -72,6 +73,38 @@ def test_worker_stores_the_values_the_warehouse_computes(
     again = wait_for_run(services.refresh_enqueue(metric=revenue, trigger="api", by=editor))
     assert (again.status, again.changed) == (RunStatus.SUCCEEDED, 0)
     assert snapshot_rows(revenue) == before  # running it twice stores nothing twice, and rewrites nothing
+
+
+def _worker_database_connections() -> set[int]:
+    """The server processes of the test database's other clients: here, the worker's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def test_worker_keeps_its_database_connection_and_replaces_a_broken_one(
+    request, clean_broker, celery_worker, team, team_admin, editor
+):
+    warehouse, _ = _warehouse(request, "duckdb", team, team_admin)
+    metric = add_metric(team, editor, warehouse)
+
+    first = wait_for_run(services.refresh_enqueue(metric=metric, trigger="api", by=editor))
+    kept = _worker_database_connections()
+    second = wait_for_run(services.refresh_enqueue(metric=metric, trigger="api", by=editor))
+    assert (first.status, second.status) == (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED)
+    assert len(kept) == 1  # one connection, open between tasks (WORKER_DATABASE_CONN_MAX_AGE)
+    assert _worker_database_connections() == kept  # and the same one for the next task
+
+    with connection.cursor() as cursor:  # the server drops it (a restart, a failover, an idle timeout)
+        cursor.execute("SELECT pg_terminate_backend(%s)", list(kept))
+    third = wait_for_run(services.refresh_enqueue(metric=metric, trigger="api", by=editor))
+    assert (third.status, third.error, third.attempts) == (RunStatus.SUCCEEDED, "", 1)
+    replaced = _worker_database_connections()
+    assert len(replaced) == 1
+    assert replaced != kept
 
 
 @pytest.fixture
