@@ -168,6 +168,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
+        # The goals' statuses keep the name API clients already know.
+        "StatusEnum": "portfolio.models.GoalStatus",
         # The weekly review has three "status" fields with different choices.
         "ReviewStatusEnum": "reviews.models.ReviewStatus",
         "ReviewItemStatusEnum": "reviews.models.ItemStatus",
