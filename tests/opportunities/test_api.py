@@ -211,6 +211,8 @@ def test_retrieve_gives_every_field_with_the_score_explained(api_for, viewer, ed
         "method": "",
         "success_criterion": "",
         "result": "",
+        "insights": [],
+        "evidence": {"insights": 0, "interviewees": 0, "personas": 0, "last_heard": None, "assumption": False},
         "version": 1,
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
@@ -280,6 +282,14 @@ def test_editor_creates_a_node_with_its_content_at_a_position(api_for, editor, t
         "method": "",
         "success_criterion": "",
         "result": "",
+        "insights": [],
+        "evidence": {
+            "insights": 0,
+            "interviewees": 0,
+            "personas": 0,
+            "last_heard": None,
+            "assumption": False,
+        },  # a solution is never flagged,
         "version": 1,
     }
     assert created.history.get().history_user == editor

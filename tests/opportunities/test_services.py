@@ -374,3 +374,16 @@ def test_the_prioritise_table_sorts_by_evidence(evidence_world, editor, sort, fi
     rows = queries.prioritise_rows(team=tree["A"].team, sort=sort)
     assert rows[0].id == tree[first].pk
     assert rows[-1].insight_count == 0  # the never-heard come last
+
+
+def test_deleting_an_insight_unlinks_it_and_the_nodes_history_still_reads(evidence_world, editor):
+    from interviews import services as discovery
+
+    node = evidence_world["tree"]["A"]
+    services.evidence_attach(node=node, insight=evidence_world["said"], by=editor)
+
+    discovery.insight_delete(insight=evidence_world["said"], by=editor)
+
+    assert not node.insights.exists()
+    verbs = [e.verb for e in queries.evidence_history(node)]
+    assert verbs == ["unlinked evidence: “an insight since deleted”", "attached evidence: “an insight since deleted”"]
