@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -49,12 +50,16 @@ def celery_worker(redis_url, transactional_db):
     if connection.vendor != "postgresql":
         unavailable("A Celery worker on the test database", "it needs PostgreSQL (this run uses SQLite)")
     db = connection.settings_dict
+    application_name = f"sextant-test-worker-{uuid.uuid4().hex[:12]}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        # libpq names the worker's database sessions, so a test can tell them from any other
+        # client of the test database (a worker of an earlier test still closing, a live server).
+        "PGAPPNAME": application_name,
     }
     log = (
         open(ROOT / "test-artifacts" / "celery-worker.log", "w")
@@ -83,6 +88,7 @@ def celery_worker(redis_url, transactional_db):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    process.application_name = application_name  # type: ignore[attr-defined]
     from config.celery import app
 
     deadline = time.monotonic() + 30

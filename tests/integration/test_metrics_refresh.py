@@ -75,12 +75,12 @@ def test_worker_stores_the_values_the_warehouse_computes(
     assert snapshot_rows(revenue) == before  # running it twice stores nothing twice, and rewrites nothing
 
 
-def _worker_database_connections() -> set[int]:
-    """The server processes of the test database's other clients: here, the worker's connection."""
+def _worker_database_connections(worker) -> set[int]:
+    """The server processes of the `celery_worker` fixture's connections to the test database."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'"
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            [worker.application_name],
         )
         return {pid for (pid,) in cursor.fetchall()}
 
@@ -92,17 +92,17 @@ def test_worker_keeps_its_database_connection_and_replaces_a_broken_one(
     metric = add_metric(team, editor, warehouse)
 
     first = wait_for_run(services.refresh_enqueue(metric=metric, trigger="api", by=editor))
-    kept = _worker_database_connections()
+    kept = _worker_database_connections(celery_worker)
     second = wait_for_run(services.refresh_enqueue(metric=metric, trigger="api", by=editor))
     assert (first.status, second.status) == (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED)
     assert len(kept) == 1  # one connection, open between tasks (WORKER_DATABASE_CONN_MAX_AGE)
-    assert _worker_database_connections() == kept  # and the same one for the next task
+    assert _worker_database_connections(celery_worker) == kept  # and the same one for the next task
 
     with connection.cursor() as cursor:  # the server drops it (a restart, a failover, an idle timeout)
         cursor.execute("SELECT pg_terminate_backend(%s)", list(kept))
     third = wait_for_run(services.refresh_enqueue(metric=metric, trigger="api", by=editor))
     assert (third.status, third.error, third.attempts) == (RunStatus.SUCCEEDED, "", 1)
-    replaced = _worker_database_connections()
+    replaced = _worker_database_connections(celery_worker)
     assert len(replaced) == 1
     assert replaced != kept
 
