@@ -18,8 +18,8 @@ Then, in the same run:
 - the raw sum: every metric's query run directly by its warehouse's driver in this process
   (duckdb.connect read-only, psycopg2), each timed, summed; once before each round;
 - end to end with one, then two, real `celery worker --pool prefork --concurrency 1` processes
-  on Redis and the same test database: from dispatch (refresh_enqueue of every metric in one
-  transaction) until every run has succeeded (the last run's finished_at, stamped after its
+  on Redis and the same test database: from dispatch (refresh_enqueue_many of every metric, as
+  the beat dispatcher and the refresh_metrics command queue them: batches of runs) until every run has succeeded (the last run's finished_at, stamped after its
   snapshots are written, in the transaction that commits them). Snapshots and runs are cleared
   before each round, so every round writes the full two years; the stored values of a sample
   are checked against the raw results. Before the one-worker round, Celery's own floor: 300 of
@@ -84,7 +84,7 @@ import psycopg2  # noqa: E402
 import redis  # noqa: E402
 from celery.result import ResultSet  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.db.models import Count, Max, Q  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -466,9 +466,7 @@ def round_through_celery(
         floor = celery_floor(FLOOR_TASKS) if workers == 1 and not warm else None
         started = timezone.now()
         t0 = time.perf_counter()
-        with transaction.atomic():
-            for metric in metrics:
-                services.refresh_enqueue(metric=metric, trigger="bench")
+        services.refresh_enqueue_many(metrics=metrics, trigger="bench")
         dispatch_s = time.perf_counter() - t0
         total, shown = len(metrics), 0.0
         while True:

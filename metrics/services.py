@@ -8,13 +8,17 @@ failed with a reason a person can act on.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -131,21 +135,64 @@ def annotation_add(
 # Refreshes
 
 
+# A batch is one message for up to this many runs of one warehouse (see metrics/tasks.py).
+BATCH_SIZE = 20
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
 def refresh_enqueue(*, metric: Metric, trigger: str, by: AbstractBaseUser | None = None) -> RefreshRun:
     """Queue a refresh (after the transaction commits); an already queued or running one is reused."""
-    from .tasks import refresh_metric  # tasks import services: import at call time
+    return refresh_enqueue_many(metrics=[metric], trigger=trigger, by=by)[0]
 
+
+def _batch_size(warehouse_id: int | None) -> int:
+    """Runs per message for this warehouse: BATCH_SIZE, fewer when its timeout is long, so a batch
+    whose every query runs to the deadline still ends within half the broker's visibility timeout
+    (past it, Redis would hand the message to another worker while this one still works on it)."""
+    timeout_s = Warehouse.objects.filter(pk=warehouse_id).values_list("statement_timeout_s", flat=True).first()
+    budget_s = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600) / 2
+    return max(1, min(BATCH_SIZE, int(budget_s // max(timeout_s or 60, 1))))
+
+
+def refresh_enqueue_many(
+    *, metrics: Iterable[Metric], trigger: str, by: AbstractBaseUser | None = None
+) -> list[RefreshRun]:
+    """Queue a refresh of each metric, in one transaction, a few statements and a few messages: the
+    runs of one warehouse travel in batches of up to BATCH_SIZE, a lone run as `refresh_metric`.
+    A metric with a refresh already queued or running keeps that one. Returns a run per metric."""
+    from .tasks import refresh_metric, refresh_metrics  # tasks import services: import at call time
+
+    metrics = list(metrics)
+    if not metrics:
+        return []
+    ids = sorted({m.pk for m in metrics})
     with transaction.atomic():
-        active = (
-            RefreshRun.objects.select_for_update()
-            .filter(metric=metric, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
-            .first()
+        # Lock the metrics (in a fixed order): two dispatchers at once cannot both queue one.
+        list(Metric.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        runs = {run.metric_id: run for run in RefreshRun.objects.filter(metric_id__in=ids, status__in=ACTIVE)}
+        fresh = [m for m in {m.pk: m for m in metrics}.values() if m.pk not in runs]
+        created = RefreshRun.objects.bulk_create(
+            [RefreshRun(metric=m, trigger=trigger, requested_by=by) for m in fresh]
         )
-        if active is not None:
-            return active
-        run = RefreshRun.objects.create(metric=metric, trigger=trigger, requested_by=by)
-        transaction.on_commit(lambda: refresh_metric.delay(run.pk), robust=True)
-        return run
+        by_warehouse: dict[int | None, list[int]] = {}
+        for metric, run in zip(fresh, created, strict=True):
+            runs[metric.pk] = run
+            by_warehouse.setdefault(metric.warehouse_id, []).append(run.pk)
+        batches = []
+        for warehouse_id, run_ids in by_warehouse.items():
+            size = _batch_size(warehouse_id)
+            batches += [run_ids[i : i + size] for i in range(0, len(run_ids), size)]
+
+        def publish() -> None:
+            for batch in batches:
+                if len(batch) == 1:
+                    refresh_metric.delay(batch[0])
+                else:
+                    refresh_metrics.delay(batch)
+
+        if batches:
+            transaction.on_commit(publish, robust=True)
+    return [runs[m.pk] for m in metrics]
 
 
 def preview(
@@ -296,22 +343,32 @@ def _upsert_postgresql(*, metric_id: int, values: dict[date, float], now: dateti
         return cursor.rowcount
 
 
+def runs_for(run_ids: Iterable[int]) -> list[RefreshRun]:
+    """The runs, with their metric and warehouse, in one query, in the order given."""
+    found = RefreshRun.objects.select_related("metric__warehouse").in_bulk(list(run_ids))
+    return [found[pk] for pk in run_ids if pk in found]
+
+
+def mark_running(run: RefreshRun) -> bool:
+    """Mark a run as running (again, after a redelivery) in one statement; False if it finished."""
+    now = timezone.now()
+    updated = RefreshRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        status=RunStatus.RUNNING,
+        started_at=Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
+        attempts=F("attempts") + 1,
+    )
+    if not updated:
+        return False
+    run.status = RunStatus.RUNNING
+    run.started_at = run.started_at or now
+    run.attempts += 1
+    return True
+
+
 def run_started(run_id: int) -> RefreshRun | None:
-    """Mark a run as running (again, after a redelivery); None if it already finished."""
-    with transaction.atomic():
-        run = (
-            RefreshRun.objects.select_for_update(of=("self",))  # the run only, not its metric and warehouse
-            .select_related("metric__warehouse")
-            .filter(pk=run_id)
-            .first()
-        )
-        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
-            return None
-        run.status = RunStatus.RUNNING
-        run.started_at = run.started_at or timezone.now()
-        run.attempts += 1
-        run.save(update_fields=["status", "started_at", "attempts"])
-        return run
+    """The run, marked as running; None if it is gone or already finished."""
+    runs = runs_for([run_id])
+    return runs[0] if runs and mark_running(runs[0]) else None
 
 
 def run_refresh(run: RefreshRun) -> RefreshRun:
@@ -355,7 +412,7 @@ def run_failed(run: RefreshRun, reason: str) -> RefreshRun:
 
 def due_metrics(*, now: datetime | None = None) -> list[Metric]:
     """Metrics whose schedule says they should refresh and that have no refresh under way."""
-    active = RefreshRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).values("metric_id")
+    active = RefreshRun.objects.filter(status__in=ACTIVE).values("metric_id")
     candidates = Metric.objects.exclude(pk__in=active).only("id", "schedule", "last_refreshed_at", "team_id")
     return [m for m in candidates if m.is_due]
 

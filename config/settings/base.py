@@ -185,14 +185,18 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Longer than the longest refresh (statement timeouts are capped at an hour, plus retries' waits).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+# Longer than the longest task: an unacknowledged message is redelivered after it. A refresh's
+# statement timeout is capped at an hour, and a batch of refreshes (metrics.services.BATCH_SIZE)
+# is sized to fit half of it whatever its warehouse's timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=2 * 3600)}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # Workers keep their database connection between tasks (config/celery.py checks its age and health
 # around each task); the fixup of Celery's Django integration recycles it every so many tasks.
 WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=300)
 CELERY_DB_REUSE_MAX = 1000 if WORKER_DATABASE_CONN_MAX_AGE else None
 CELERY_TIMEZONE = "UTC"
+# A warehouse that is down or too slow: retries after the first attempt, with exponential backoff.
+METRICS_REFRESH_MAX_RETRIES = env.int("METRICS_REFRESH_MAX_RETRIES", default=5)
 
 # Keys that encrypt warehouse secrets (comma-separated; the first encrypts, all decrypt).
 SEXTANT_ENCRYPTION_KEYS = env.list("SEXTANT_ENCRYPTION_KEYS", default=[])

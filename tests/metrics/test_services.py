@@ -408,3 +408,103 @@ def test_store_snapshots_costs_one_query_on_postgresql(team, editor, warehouse, 
         assert services.store_snapshots(metric=metric, values=values, run=None) == 730
     with django_assert_num_queries(1):  # the upsert, which finds nothing changed
         assert services.store_snapshots(metric=metric, values=values, run=None) == 0
+
+
+# Queueing many refreshes: batches of one warehouse's runs, one message each, after the commit
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The messages refresh_enqueue_many publishes, recorded instead of sent (the integration suite
+    sends them to a real worker)."""
+    from metrics import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.refresh_metric, "delay", lambda run_id: sent.append(("one", run_id)))
+    monkeypatch.setattr(tasks.refresh_metrics, "delay", lambda run_ids: sent.append(("batch", list(run_ids))))
+    return sent
+
+
+def test_enqueue_many_sends_one_message_per_batch_of_a_warehouse_after_the_commit(
+    team, team_admin, editor, warehouse, tmp_path, published, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    other = services.warehouse_create(team=team, by=team_admin, name="Other", url=f"duckdb:///{tmp_path}/o.duckdb")
+    ours = [make_metric(team, editor, warehouse, key=f"ops_value_{i}") for i in range(3)]
+    theirs = make_metric(team, editor, other, key="ops_other_value")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = services.refresh_enqueue_many(metrics=[*ours, theirs], trigger="schedule")
+        assert published == []  # nothing reaches the broker before the runs are committed
+
+    assert [run.metric_id for run in runs] == [m.pk for m in (*ours, theirs)]
+    assert {run.status for run in runs} == {RunStatus.QUEUED}
+    assert published == [("batch", [runs[0].pk, runs[1].pk]), ("one", runs[2].pk), ("one", runs[3].pk)]
+
+
+def test_enqueue_many_keeps_a_run_under_way_and_sends_nothing_for_it(
+    team, editor, warehouse, published, django_capture_on_commit_callbacks
+):
+    busy, idle = (
+        make_metric(team, editor, warehouse, key="ops_busy"),
+        make_metric(team, editor, warehouse, key="ops_idle"),
+    )
+    active = RefreshRun.objects.create(metric=busy, status=RunStatus.RUNNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = services.refresh_enqueue_many(metrics=[busy, idle, busy], trigger="schedule")
+    assert runs[0] == runs[2] == active
+    assert published == [("one", runs[1].pk)]
+    assert RefreshRun.objects.count() == 2
+
+
+@pytest.mark.parametrize(("timeout_s", "size"), [(60, 20), (600, 6), (3600, 1)])
+def test_a_batch_whose_queries_all_time_out_ends_within_half_the_visibility_timeout(
+    team, team_admin, warehouse, settings, timeout_s, size
+):
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200}
+    services.warehouse_update(
+        warehouse=warehouse, expected_version=warehouse.version, by=team_admin, statement_timeout_s=timeout_s
+    )
+    assert services._batch_size(warehouse.pk) == size
+    assert size * timeout_s <= 3600
+
+
+def test_a_batch_computes_each_run_and_skips_those_already_finished(team, editor, warehouse):
+    from metrics.tasks import refresh_metrics
+
+    first, second = make_metric(team, editor, warehouse, key="ops_a"), make_metric(team, editor, warehouse, key="ops_b")
+    runs = [RefreshRun.objects.create(metric=m) for m in (first, second)]
+    done = RefreshRun.objects.create(metric=first, status=RunStatus.SUCCEEDED, attempts=1)
+
+    outcome = refresh_metrics.apply(args=[[runs[0].pk, done.pk, runs[1].pk]]).get()
+
+    assert outcome == {RunStatus.SUCCEEDED: 2, "already finished": 1}
+    assert [(r.status, r.attempts, r.changed) for r in RefreshRun.objects.filter(pk__in=[r.pk for r in runs])] == [
+        (RunStatus.SUCCEEDED, 1, 10)
+    ] * 2
+    assert RefreshRun.objects.get(pk=done.pk).attempts == 1
+    assert Snapshot.objects.filter(metric__in=[first, second]).count() == 20
+
+
+def test_an_unavailable_warehouse_is_retried_with_backoff_then_given_up(
+    team, team_admin, editor, tmp_path, settings, monkeypatch
+):
+    from metrics import tasks
+
+    settings.METRICS_REFRESH_MAX_RETRIES = 2
+    retries = []
+    monkeypatch.setattr(tasks.refresh_metric, "apply_async", lambda args, countdown: retries.append(countdown))
+    gone = services.warehouse_create(team=team, by=team_admin, name="Gone", url=f"sqlite:///{tmp_path}/missing.db")
+    metric = make_metric(team, editor, gone, sql="SELECT 1")
+    run = RefreshRun.objects.create(metric=metric)
+
+    outcomes = []
+    for _ in range(3):
+        run = services.run_started(run.pk)
+        outcomes.append((tasks._compute(run, eager=False), RefreshRun.objects.get(pk=run.pk).status))
+
+    assert outcomes == [("retrying", RunStatus.QUEUED)] * 2 + [("failed", RunStatus.FAILED)]
+    assert 0 <= retries[0] <= 2 and 0 <= retries[1] <= 4 and len(retries) == 2  # exponential, full jitter
+    run.refresh_from_db()
+    assert run.error.startswith("Cannot reach the warehouse") and run.error.endswith("(gave up after 3 attempts)")
+    assert services.run_started(run.pk) is None  # a late redelivery finds it finished

@@ -27,8 +27,7 @@ class Command(BaseCommand):
         if not metrics:
             raise CommandError("No metric matches: check --team and --metric.")
         if not sync:
-            for m in metrics:
-                services.refresh_enqueue(metric=m, trigger="command")
+            services.refresh_enqueue_many(metrics=metrics, trigger="command")
             self.stdout.write(f"Queued {len(metrics)} refresh{'es' if len(metrics) != 1 else ''} for the workers.")
             return
         bar = ProgressBar(len(metrics), "Refreshing", stream=self.stderr._out)
