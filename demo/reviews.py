@@ -20,7 +20,7 @@ from metrics.models import Metric, Snapshot
 from metrics.queries import format_value
 from reviews import agenda, services
 from reviews.agenda import SPARK_WINDOW, TOLERANCE, display_change
-from reviews.models import ActionItem, Review, ReviewItem, ReviewStatus, Section
+from reviews.models import ActionItem, ItemStatus, Review, ReviewItem, ReviewStatus, Section
 
 WEEKS = 8
 
@@ -111,7 +111,10 @@ def _past_review(team, users: dict, week: date, weeks_ago: int, history: dict, w
             item=item, comment=COMMENTS[(weeks_ago + i) % len(COMMENTS)], by=lead, expected_version=item.version
         )
     if weeks_ago in OVERRIDES:
-        target = next((i for i in items if i.section == Section.OFF_TRACK), None)
+        # The week's off-track KPI; the numbers follow today's date, so some weeks have none: then a
+        # mover, or the north star (never a stale one: stale data cannot be declared on track).
+        sections = (Section.OFF_TRACK, Section.MOVERS, Section.NORTH_STAR)
+        target = next((i for s in sections for i in items if i.section == s and i.status != ItemStatus.STALE), None)
         if target is not None:
             target.refresh_from_db()
             status, reason = OVERRIDES[weeks_ago]
