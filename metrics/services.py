@@ -371,27 +371,36 @@ def run_started(run_id: int) -> RefreshRun | None:
     return runs[0] if runs and mark_running(runs[0]) else None
 
 
-def run_refresh(run: RefreshRun) -> RefreshRun:
-    """Compute the run's metric. WarehouseUnavailable propagates (the task retries); others fail the run."""
+def compute(run: RefreshRun) -> tuple[dict[date, float], int]:
+    """Run the run's metric on its warehouse and check the result: ({period: value}, rows).
+    Raises QueryFailed (bad SQL or result), CredentialsRefused or WarehouseUnavailable; writes nothing."""
     metric = run.metric
-    try:
-        result = warehouses.run_query(metric.warehouse, metric.sql)
-        values = parse_result(result, metric.grain)
-    except QueryFailed as error:
-        return run_failed(run, str(error))
-    except warehouses.CredentialsRefused as error:
-        return run_failed(run, str(error))
+    result = warehouses.run_query(metric.warehouse, metric.sql)
+    return parse_result(result, metric.grain), len(result.rows)
+
+
+def run_succeeded(run: RefreshRun, values: dict[date, float], rows: int) -> RefreshRun:
+    """Store the computed values and record the run as succeeded, in one transaction."""
     with transaction.atomic():
-        written = store_snapshots(metric=metric, values=values, run=run)
+        written = store_snapshots(metric=run.metric, values=values, run=run)
         now = timezone.now()
         run.status = RunStatus.SUCCEEDED
         run.finished_at = now
-        run.rows = len(result.rows)
+        run.rows = rows
         run.changed = written
         run.error = ""
         run.save(update_fields=["status", "finished_at", "rows", "changed", "error"])
-        Metric.objects.filter(pk=metric.pk).update(last_refreshed_at=now)
+        Metric.objects.filter(pk=run.metric_id).update(last_refreshed_at=now)
     return run
+
+
+def run_refresh(run: RefreshRun) -> RefreshRun:
+    """Compute the run's metric. WarehouseUnavailable propagates (the task retries); others fail the run."""
+    try:
+        values, rows = compute(run)
+    except (QueryFailed, warehouses.CredentialsRefused) as error:
+        return run_failed(run, str(error))
+    return run_succeeded(run, values, rows)
 
 
 def record_retry(run: RefreshRun, reason: str) -> RefreshRun:

@@ -10,13 +10,19 @@ makes running one twice harmless.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
 from . import services
 from .models import RefreshRun
-from .warehouses import WarehouseUnavailable
+from .warehouses import CredentialsRefused, QueryFailed, WarehouseUnavailable
+from .writer import ResultWriter
+
+logger = logging.getLogger(__name__)
 
 BACKOFF_FACTOR_S = 2
 BACKOFF_MAX_S = 300
@@ -27,22 +33,23 @@ def max_retries() -> int:
     return settings.METRICS_REFRESH_MAX_RETRIES
 
 
-def _compute(run: RefreshRun, *, eager: bool) -> str:
-    """Run a started refresh. Unavailability schedules a retry with exponential backoff and full
-    jitter (as one `refresh_metric` message), until the run has had its attempts; then it fails."""
-    try:
-        return services.run_refresh(run).status
-    except WarehouseUnavailable as error:
-        retries = max_retries()
-        if eager or run.attempts > retries:
-            # In process (the embedded demo) there is no broker to retry through: fail the run now.
-            gave_up = "" if eager else f" (gave up after {run.attempts} attempts)"
-            services.run_failed(run, f"{error}{gave_up}")
-            return "failed"
-        services.record_retry(run, str(error))
-        wait = get_exponential_backoff_interval(BACKOFF_FACTOR_S, run.attempts - 1, BACKOFF_MAX_S, full_jitter=True)
-        refresh_metric.apply_async(args=[run.pk], countdown=wait)
-        return "retrying"
+def _unavailable(run: RefreshRun, error: WarehouseUnavailable, *, eager: bool) -> str:
+    """A started run whose warehouse is down or too slow: retry it with exponential backoff and
+    full jitter (as one `refresh_metric` message) until it has had its attempts, then fail it."""
+    if eager or run.attempts > max_retries():
+        # In process (the embedded demo) there is no broker to retry through: fail the run now.
+        gave_up = "" if eager else f" (gave up after {run.attempts} attempts)"
+        logger.warning("Refresh run %s of metric %s failed: %s%s", run.pk, run.metric_id, error, gave_up)
+        services.run_failed(run, f"{error}{gave_up}")
+        return "failed"
+    services.record_retry(run, str(error))
+    wait = get_exponential_backoff_interval(BACKOFF_FACTOR_S, run.attempts - 1, BACKOFF_MAX_S, full_jitter=True)
+    logger.warning(
+        "Refresh run %s of metric %s, attempt %s of %s: %s; retrying in %s s",
+        *(run.pk, run.metric_id, run.attempts, max_retries() + 1, error, wait),
+    )
+    refresh_metric.apply_async(args=[run.pk], countdown=wait)
+    return "retrying"
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -52,21 +59,51 @@ def refresh_metric(self, run_id: int) -> str:
     run = services.run_started(run_id)
     if run is None:
         return "already finished"
-    return _compute(run, eager=self.request.is_eager)
+    try:
+        return services.run_refresh(run).status
+    except WarehouseUnavailable as error:
+        return _unavailable(run, error, eager=self.request.is_eager)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def refresh_metrics(self, run_ids: list[int]) -> dict[str, int]:
-    """Compute a batch of runs, one after the other, each committed on its own: a run shows as
-    running while it computes and as done as soon as it is, and one failing does not stop the rest."""
-    outcomes: dict[str, int] = {}
-    for run in services.runs_for(run_ids):
-        if services.mark_running(run):
-            outcome = _compute(run, eager=self.request.is_eager)
-        else:
-            outcome = "already finished"
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    """Compute a batch of runs, one query after the other, each run's outcome its own: one failing
+    does not stop the rest. Each run shows as running while it computes; its writes (the run
+    marked running, its snapshots and outcome) go through a ResultWriter, on a thread of their own
+    on a worker, so they overlap the next query. Every outcome is committed before this returns."""
+    eager = self.request.is_eager
+    runs = [run for run in services.runs_for(run_ids) if run.status in services.ACTIVE]
+    outcomes: Counter[str] = Counter()
+    if len(runs) < len(run_ids):
+        outcomes["already finished"] = len(run_ids) - len(runs)
+    claimed: dict[int, bool] = {}  # written by the writer, in order: whether this attempt holds the run
+
+    def start(run: RefreshRun) -> None:
+        claimed[run.pk] = services.mark_running(run)
+
+    def succeeded(run: RefreshRun, values: dict, rows: int) -> None:
+        if claimed[run.pk]:
+            services.run_succeeded(run, values, rows)
+
+    def failed(run: RefreshRun, reason: str) -> None:
+        if claimed[run.pk]:
+            services.run_failed(run, reason)
+
+    with ResultWriter(threaded=not eager) as writer:
+        for run in runs:
+            writer.submit(start, run, durable=False)
+            try:
+                values, rows = services.compute(run)
+            except (QueryFailed, CredentialsRefused) as error:
+                writer.submit(failed, run, str(error))
+                outcomes["failed"] += 1
+            except WarehouseUnavailable as error:
+                writer.drain()  # the run's attempt is counted: decide on a retry with it
+                outcomes[_unavailable(run, error, eager=eager) if claimed[run.pk] else "already finished"] += 1
+            else:
+                writer.submit(succeeded, run, values, rows)
+                outcomes["succeeded"] += 1
+    return dict(outcomes)
 
 
 @shared_task(acks_late=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from django.db.models import Count
 from metrics import services
 from metrics.models import Metric, RefreshRun, RunStatus, Snapshot
 from metrics.tasks import max_retries, refresh_metric
+from metrics.writer import ResultWriter
 from tests.integration.warehouses import (
     DAILY_REVENUE_SQL,
     DAYS,
@@ -57,7 +59,8 @@ def test_worker_stores_the_values_the_warehouse_computes(
     revenue = add_metric(team, editor, warehouse)
     orders = add_metric(team, editor, warehouse, sql=ORDER_COUNT_SQL, key="shop_order_count")
 
-    runs = [services.refresh_enqueue(metric=m, trigger="api", by=editor) for m in (revenue, orders)]
+    # Queued together: one batch, its writes on the worker's writer thread (metrics/writer.py).
+    runs = services.refresh_enqueue_many(metrics=[revenue, orders], trigger="schedule")
     runs = [wait_for_run(run) for run in runs]
 
     assert [(r.status, r.error, r.attempts) for r in runs] == [(RunStatus.SUCCEEDED, "", 1)] * 2
@@ -73,6 +76,40 @@ def test_worker_stores_the_values_the_warehouse_computes(
     again = wait_for_run(services.refresh_enqueue(metric=revenue, trigger="api", by=editor))
     assert (again.status, again.changed) == (RunStatus.SUCCEEDED, 0)
     assert snapshot_rows(revenue) == before  # running it twice stores nothing twice, and rewrites nothing
+
+
+def test_a_batch_writer_writes_in_order_on_a_connection_of_its_own_and_raises_its_error(postgres):
+    def write(step: int, seen: list) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), current_setting('synchronous_commit')")
+            seen.append((step, *cursor.fetchone(), threading.current_thread().name))
+
+    seen: list = []
+    with ResultWriter(threaded=True) as writer:
+        writer.submit(write, 1, seen, durable=False)
+        writer.drain()
+        writer.submit(write, 2, seen)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [(ours,)] = cursor.fetchall()
+    [(_, pid, _, _), _] = seen
+    assert seen == [(1, pid, "off", "refresh-writer"), (2, pid, "on", "refresh-writer")]
+    assert pid != ours
+
+    def fail() -> None:
+        raise RuntimeError("the database went away")
+
+    after: list = []
+    with pytest.raises(RuntimeError, match="went away"):
+        with ResultWriter(threaded=True) as writer:
+            writer.submit(fail)
+            writer.drain()
+    with ResultWriter(threaded=True) as writer:  # an error stops the writes after it, and is raised on leaving
+        writer.submit(fail)
+        time.sleep(0.2)
+        with pytest.raises(RuntimeError, match="went away"):
+            writer.submit(write, 3, after)
+    assert after == []
 
 
 def _worker_database_connections(worker) -> set[int]:
@@ -176,10 +213,9 @@ def test_bad_sql_or_results_fail_at_once_and_keep_earlier_snapshots(
         _set_sql(metric, sql, editor, through_the_service=through_the_service)
         cases[case] = (metric, snapshot_rows(metric), reason)
 
-    runs = {
-        case: services.refresh_enqueue(metric=metric, trigger="api", by=editor) for case, (metric, *_) in cases.items()
-    }
-    runs = {case: wait_for_run(run) for case, run in runs.items()}
+    # One batch (they share a warehouse): each run fails on its own, the others go on.
+    queued = services.refresh_enqueue_many(metrics=[metric for metric, *_ in cases.values()], trigger="schedule")
+    runs = {case: wait_for_run(run) for case, run in zip(cases, queued, strict=True)}
 
     outcome = {
         case: {

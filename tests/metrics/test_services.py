@@ -498,10 +498,15 @@ def test_an_unavailable_warehouse_is_retried_with_backoff_then_given_up(
     metric = make_metric(team, editor, gone, sql="SELECT 1")
     run = RefreshRun.objects.create(metric=metric)
 
+    def attempt(run: RefreshRun) -> str:
+        with pytest.raises(warehouses.WarehouseUnavailable) as raised:
+            services.compute(run)
+        return tasks._unavailable(run, raised.value, eager=False)
+
     outcomes = []
     for _ in range(3):
         run = services.run_started(run.pk)
-        outcomes.append((tasks._compute(run, eager=False), RefreshRun.objects.get(pk=run.pk).status))
+        outcomes.append((attempt(run), RefreshRun.objects.get(pk=run.pk).status))
 
     assert outcomes == [("retrying", RunStatus.QUEUED)] * 2 + [("failed", RunStatus.FAILED)]
     assert 0 <= retries[0] <= 2 and 0 <= retries[1] <= 4 and len(retries) == 2  # exponential, full jitter
