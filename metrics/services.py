@@ -207,6 +207,9 @@ class BadResult(QueryFailed):
     """The query ran but did not return (period, value) rows or one value."""
 
 
+_PLAIN_NUMBERS = frozenset({int, float, Decimal})  # exact types: bool is an int, and is refused
+
+
 def _as_number(value: Any, where: str) -> float:
     if value is None:
         raise BadResult(f"{where} has no value (NULL): make the query return a number for every period.")
@@ -265,10 +268,14 @@ def parse_result(result: warehouses.QueryResult, grain: str) -> dict[date, float
         raise BadResult(f"Return two columns (period, value); this query returns {len(result.columns)}.")
     values: dict[date, float] = {}
     for i, (period, value) in enumerate(result.rows, start=1):
-        day = _as_period(period, f"Row {i}")
+        # The common case (a date and a finite number) without building the error's wording.
+        day = period if type(period) is date else _as_period(period, f"Row {i}")
         if day in values:
             raise BadResult(f"The period {day} appears twice: group by period so each has one value.")
-        values[day] = _as_number(value, f"Row {i} ({day})")
+        if type(value) in _PLAIN_NUMBERS and math.isfinite(number := float(value)):
+            values[day] = number
+        else:
+            values[day] = _as_number(value, f"Row {i} ({day})")
     return values
 
 
