@@ -389,15 +389,18 @@ def compute(run: RefreshRun) -> tuple[dict[date, float], int]:
 def run_succeeded(run: RefreshRun, values: dict[date, float], rows: int) -> RefreshRun:
     """Store the computed values and record the run as succeeded, in one transaction."""
     with transaction.atomic():
-        written = store_snapshots(metric=run.metric, values=values, run=run)
         now = timezone.now()
+        # First, as a lock: a metric deleted meanwhile has nothing to store (and its run is gone
+        # with it); one deleted after waits for this commit and takes these snapshots along.
+        if not Metric.objects.filter(pk=run.metric_id).update(last_refreshed_at=now):
+            return run
+        written = store_snapshots(metric=run.metric, values=values, run=run)
         run.status = RunStatus.SUCCEEDED
         run.finished_at = now
         run.rows = rows
         run.changed = written
         run.error = ""
         run.save(update_fields=["status", "finished_at", "rows", "changed", "error"])
-        Metric.objects.filter(pk=run.metric_id).update(last_refreshed_at=now)
     return run
 
 

@@ -11,10 +11,12 @@ import os
 import signal
 import threading
 import time
+from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from metrics import services
 from metrics.models import Metric, RefreshRun, RunStatus, Snapshot
@@ -110,6 +112,52 @@ def test_a_batch_writer_writes_in_order_on_a_connection_of_its_own_and_raises_it
         with pytest.raises(RuntimeError, match="went away"):
             writer.submit(write, 3, after)
     assert after == []
+
+
+def _snapshots(metric: Metric, days: int = 3) -> list[Snapshot]:
+    start = date(2026, 1, 1)
+    return [
+        Snapshot(metric_id=metric.pk, period=start + timedelta(days=i), value=i, computed_at=timezone.now())
+        for i in range(days)
+    ]
+
+
+def test_snapshots_keep_their_metric_without_a_foreign_key_check_per_row(
+    postgres, duckdb_warehouse_file, team, team_admin, editor
+):
+    """Migration 0003's triggers: a snapshot of a missing metric is refused, and deleting a metric,
+    even in raw SQL, deletes its snapshots, including ones a refresh commits while the delete waits."""
+    warehouse = add_warehouse(team, team_admin, url=duckdb_warehouse_file.url)
+    metric = add_metric(team, editor, warehouse)
+    missing = Metric.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    with pytest.raises(IntegrityError, match="metric that does not exist"), transaction.atomic():
+        Snapshot.objects.bulk_create(
+            [
+                *_snapshots(metric),
+                Snapshot(metric_id=missing, period=date(2026, 1, 1), value=1, computed_at=timezone.now()),
+            ]
+        )
+    assert not Snapshot.objects.exists()
+
+    deleted = threading.Event()
+
+    def delete_the_metric() -> None:
+        try:
+            with connection.cursor() as cursor:  # this thread's own connection
+                cursor.execute("DELETE FROM metrics_metric WHERE id = %s", [metric.pk])
+            deleted.set()
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # a refresh storing snapshots, not yet committed
+        Snapshot.objects.bulk_create(_snapshots(metric))
+        deleter = threading.Thread(target=delete_the_metric)
+        deleter.start()
+        assert not deleted.wait(0.5)  # the delete waits for the refresh's lock on the metric
+    deleter.join(10)
+    assert deleted.is_set()
+    assert not Metric.objects.filter(pk=metric.pk).exists()
+    assert not Snapshot.objects.filter(metric_id=metric.pk).exists()  # taken along, not orphaned
 
 
 def _worker_database_connections(worker) -> set[int]:

@@ -513,3 +513,14 @@ def test_an_unavailable_warehouse_is_retried_with_backoff_then_given_up(
     run.refresh_from_db()
     assert run.error.startswith("Cannot reach the warehouse") and run.error.endswith("(gave up after 3 attempts)")
     assert services.run_started(run.pk) is None  # a late redelivery finds it finished
+
+
+def test_a_refresh_finishing_after_its_metric_was_deleted_stores_nothing(team, editor, warehouse):
+    metric = make_metric(team, editor, warehouse, key="ops_gone")
+    run = services.run_started(RefreshRun.objects.create(metric=metric).pk)
+    values, rows = services.compute(run)
+    services.metric_delete(metric=metric, by=editor)
+
+    assert services.run_succeeded(run, values, rows).status == RunStatus.RUNNING
+    assert not Snapshot.objects.filter(metric_id=metric.pk).exists()
+    assert not RefreshRun.objects.filter(pk=run.pk).exists()
