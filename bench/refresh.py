@@ -26,7 +26,8 @@ Then, in the same run:
   its trivial built-in task (celery.accumulate) through the same worker, broker and backend;
 - an extra round (not a target; --no-warm skips it): one worker again over the snapshots kept
   from the last round, the steady state where a refresh finds nothing changed and writes nothing;
-- where a refresh spends its time: the refresh path (run_started, run_refresh) run in this
+- where a refresh spends its time: the single-run path (run_started, run_refresh, its writes
+  inline, where a worker's batch writes on a second thread while the next query runs) in this
   process on a sample of metrics, timed by step (SQL check, query, parsing, storing, the rest),
   into an empty history ("empty") and over an unchanged one ("kept"), beside the same queries'
   raw times measured just before, plus the cost of opening a database connection, which a worker

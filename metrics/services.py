@@ -145,6 +145,30 @@ def refresh_enqueue(*, metric: Metric, trigger: str, by: AbstractBaseUser | None
     return refresh_enqueue_many(metrics=[metric], trigger=trigger, by=by)[0]
 
 
+def lost_after() -> timedelta:
+    """How long a run may stay queued or running before it counts as lost: the broker's visibility
+    timeout, past which a message no worker acknowledged would have been redelivered anyway."""
+    return timedelta(seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600))
+
+
+def abandon_lost_runs(*, metric_ids: Iterable[int] | None = None, now: datetime | None = None) -> int:
+    """Fail the runs queued longer ago than `lost_after()` and still unfinished (a message lost with
+    a broker that restarted empty, a task that crashed on a database error): otherwise they would
+    count as under way forever, and the metric would never be refreshed again. A late message for
+    one finds it finished and skips it. Returns how many were abandoned."""
+    now = now or timezone.now()
+    runs = RefreshRun.objects.filter(status__in=ACTIVE, queued_at__lt=now - lost_after())
+    if metric_ids is not None:
+        runs = runs.filter(metric_id__in=list(metric_ids))
+    hours = lost_after().total_seconds() / 3600
+    return runs.update(
+        status=RunStatus.FAILED,
+        finished_at=now,
+        error=f"No worker finished this refresh within {hours:g} hours of queueing it (a lost message or a "
+        "crashed task); it was abandoned so the metric can be refreshed again.",
+    )
+
+
 def _batch_size(warehouse_id: int | None) -> int:
     """Runs per message for this warehouse: BATCH_SIZE, fewer when its timeout is long, so a batch
     whose every query runs to the deadline still ends within half the broker's visibility timeout
@@ -169,6 +193,7 @@ def refresh_enqueue_many(
     with transaction.atomic():
         # Lock the metrics (in a fixed order): two dispatchers at once cannot both queue one.
         list(Metric.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        abandon_lost_runs(metric_ids=ids)
         runs = {run.metric_id: run for run in RefreshRun.objects.filter(metric_id__in=ids, status__in=ACTIVE)}
         fresh = [m for m in {m.pk: m for m in metrics}.values() if m.pk not in runs]
         created = RefreshRun.objects.bulk_create(
@@ -430,7 +455,9 @@ def run_failed(run: RefreshRun, reason: str) -> RefreshRun:
 
 
 def due_metrics(*, now: datetime | None = None) -> list[Metric]:
-    """Metrics whose schedule says they should refresh and that have no refresh under way."""
+    """Metrics whose schedule says they should refresh and that have no refresh under way (lost
+    runs abandoned first)."""
+    abandon_lost_runs(now=now)
     active = RefreshRun.objects.filter(status__in=ACTIVE).values("metric_id")
     candidates = Metric.objects.exclude(pk__in=active).only("id", "schedule", "last_refreshed_at", "team_id")
     return [m for m in candidates if m.is_due]

@@ -524,3 +524,28 @@ def test_a_refresh_finishing_after_its_metric_was_deleted_stores_nothing(team, e
     assert services.run_succeeded(run, values, rows).status == RunStatus.RUNNING
     assert not Snapshot.objects.filter(metric_id=metric.pk).exists()
     assert not RefreshRun.objects.filter(pk=run.pk).exists()
+
+
+def test_a_run_lost_for_longer_than_the_visibility_timeout_is_abandoned_and_the_metric_queued_again(
+    team, editor, warehouse, published, settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200}
+    lost_metric, busy_metric = (
+        make_metric(team, editor, warehouse, key="ops_lost"),
+        make_metric(team, editor, warehouse, key="ops_busy"),
+    )
+    now = timezone.now()
+    lost = RefreshRun.objects.create(metric=lost_metric, status=RunStatus.RUNNING, queued_at=now - timedelta(hours=3))
+    busy = RefreshRun.objects.create(metric=busy_metric, status=RunStatus.RUNNING, queued_at=now - timedelta(hours=1))
+
+    assert [m.pk for m in services.due_metrics()] == [lost_metric.pk]  # the busy one is under way
+    lost.refresh_from_db()
+    assert lost.status == RunStatus.FAILED and lost.finished_at is not None
+    assert lost.error.startswith("No worker finished this refresh within 2 hours of queueing it")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again, still = services.refresh_enqueue_many(metrics=[lost_metric, busy_metric], trigger="manual")
+    assert again.pk != lost.pk and again.status == RunStatus.QUEUED
+    assert still == busy
+    assert published == [("one", again.pk)]
+    assert services.run_started(lost.pk) is None  # the lost message, if it ever comes, changes nothing
