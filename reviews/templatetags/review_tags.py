@@ -11,7 +11,7 @@ from typing import Any
 
 from django import template
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from metrics.models import Metric
 from metrics.templatetags.metric_charts import sparkline
@@ -83,7 +83,7 @@ def item_status(item: ReviewItem) -> SafeString:
     """The item's status as a badge with its word; an override says so (its reason is in the title)."""
     status = item.effective_status
     if not status:
-        return format_html("")
+        return mark_safe("")  # noqa: S308 - empty
     label = STATUS_LABELS.get(status, status)
     if item.is_overridden:
         return format_html(

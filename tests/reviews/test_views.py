@@ -382,7 +382,7 @@ def test_an_action_becomes_an_opportunity_under_the_chosen_parent(team, people, 
     )
     assert response.status_code == 302
     node = Node.objects.get(title="Stores do not trust the numbers")
-    assert node.kind == Kind.OPPORTUNITY and node.get_parent() == outcome
+    assert node.kind == Kind.OPPORTUNITY and Node.objects.get_parent(node) == outcome
     assert ActionItem.objects.get(pk=todo.pk).node == node
 
 
