@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Insight, Interview, Persona
@@ -20,6 +21,7 @@ class InsightInline(admin.TabularInline):
 
 @admin.register(Interview)
 class InterviewAdmin(SimpleHistoryAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host is https://
     list_display = ["interviewee_name", "team", "held_on", "type", "persona"]
     list_filter = ["type", "team"]
     list_select_related = ["team", "persona"]

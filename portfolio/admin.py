@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Adoption, DataProduct, Decision, Goal, Membership, Organization, Team
@@ -47,6 +48,7 @@ class AdoptionInline(admin.TabularInline):
 
 @admin.register(DataProduct)
 class DataProductAdmin(SimpleHistoryAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host is https://
     list_display = ["name", "team", "kind", "stage", "owner"]
     list_filter = ["kind", "stage", "team"]
     list_select_related = ["team", "owner"]

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import ActionItem, Delivery, Review, ReviewItem, ReviewSchedule
@@ -6,6 +7,7 @@ from .models import ActionItem, Delivery, Review, ReviewItem, ReviewSchedule
 
 @admin.register(ReviewSchedule)
 class ReviewScheduleAdmin(SimpleHistoryAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host is https://
     list_display = ["team", "enabled", "weekday", "hour", "timezone", "mover_threshold_pct"]
     list_filter = ["enabled", "weekday"]
     list_select_related = ["team"]

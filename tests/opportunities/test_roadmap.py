@@ -689,7 +689,9 @@ def test_a_solution_with_its_own_metric_is_judged_by_it_and_cards_elsewhere_have
     outcome_metric = metric_with_points(team, "requests_answered_weekly", STEPPED, grain="week")
     own = metric_with_points(team, "requests_reopened_weekly", [*BEFORE, 11, 10, 11, 12, 10, 11], grain="week")
     solution = shipped_solution(team, people["editor"], "Office hours", metric=own, outcome_metric=outcome_metric)
-    waiting = add(team, people["editor"], Kind.SOLUTION, "Not yet", Node.objects.get_parent(Node.objects.get(pk=solution.pk)))
+    waiting = add(
+        team, people["editor"], Kind.SOLUTION, "Not yet", Node.objects.get_parent(Node.objects.get(pk=solution.pk))
+    )
     services.node_set_lane(node=waiting, lane=Lane.NOW, by=people["editor"])
 
     board = roadmap.team_roadmap(team=team)
