@@ -13,7 +13,7 @@ from opportunities.models import Kind, Node
 from portfolio.forms import DateInput, VersionedForm
 from portfolio.models import Team
 
-from .models import ItemStatus, Review, ReviewItem, ReviewSchedule
+from .models import ActionItem, ItemStatus, Review, ReviewItem, ReviewSchedule
 from .queries import team_members
 
 
@@ -65,6 +65,25 @@ class ActionForm(forms.Form):
 
     def service_fields(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in ("title", "owner", "due_date", "node", "item")}
+
+
+class ActionEditForm(VersionedForm):
+    """An action's wording, owner, due date and tree node, from the version the editor started from."""
+
+    class Meta:
+        model = ActionItem
+        fields = ["title", "owner", "due_date", "node"]
+        widgets = {"due_date": DateInput}
+        labels = {"title": "Action", "due_date": "Due", "node": "Tree node"}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        team = self.instance.team
+        self.fields["owner"].queryset = team_members(team)
+        self.fields["owner"].empty_label = "No owner yet"
+        self.fields["node"].queryset = Node.objects.filter(team=team).order_by("path")
+        self.fields["node"].empty_label = "Not linked"
+        self.fields["node"].label_from_instance = lambda n: f"{n.get_kind_display()} · {n.title}"
 
 
 class OpportunityForm(forms.Form):

@@ -18,6 +18,8 @@ urlpatterns = [
     path("t/<slug:slug>/reviews/<int:pk>/items/<int:item_pk>/status/", views.item_override, name="item_override"),
     path("t/<slug:slug>/reviews/<int:pk>/actions/", views.action_new, name="action_new"),
     path("t/<slug:slug>/reviews/<int:pk>/actions/<int:action_pk>/done/", views.action_done, name="action_done"),
+    path("t/<slug:slug>/reviews/<int:pk>/actions/<int:action_pk>/edit/", views.action_edit, name="action_edit"),
+    path("t/<slug:slug>/reviews/<int:pk>/actions/<int:action_pk>/delete/", views.action_delete, name="action_delete"),
     path(
         "t/<slug:slug>/reviews/<int:pk>/actions/<int:action_pk>/opportunity/",
         views.action_opportunity,

@@ -23,7 +23,16 @@ from portfolio.models import Team
 from portfolio.services import EditConflict
 
 from . import queries, report, services
-from .forms import ActionForm, CloseForm, CommentForm, OpportunityForm, OverrideForm, ScheduleForm, errors_from
+from .forms import (
+    ActionEditForm,
+    ActionForm,
+    CloseForm,
+    CommentForm,
+    OpportunityForm,
+    OverrideForm,
+    ScheduleForm,
+    errors_from,
+)
 from .models import ActionItem, Review, ReviewItem
 from .schedule import local_week
 
@@ -319,6 +328,69 @@ def action_done(request: HttpRequest, team: Team, pk: int, action_pk: int) -> Ht
     if request.htmx:
         return _actions_response(request, team, review)
     return _back(team, review, "actions")
+
+
+def _own_action(request: HttpRequest, team: Team, review: Review, action_pk: int) -> ActionItem | None:
+    """An action raised in this review, which its editors may still reword or delete; None (with
+    a message saying why) for one carried over from a closed review, whose wording is kept."""
+    action = _action(team, review, action_pk)
+    if action.review_id == review.pk:
+        return action
+    messages.error(
+        request,
+        "This action was raised in an earlier review, now closed: its wording is kept as agreed. "
+        "Mark it done, or add a new action in this review.",
+    )
+    return None
+
+
+@team_view(Action.EDIT)
+@require_http_methods(["GET", "POST"])
+@_refuse_closed
+def action_edit(request: HttpRequest, team: Team, pk: int, action_pk: int) -> HttpResponse:
+    review = _editable(request, team, pk)
+    action = _own_action(request, team, review, action_pk)
+    if action is None:
+        return _back(team, review, "actions")
+    form = ActionEditForm(request.POST or None, instance=ActionItem.objects.select_related("team").get(pk=action.pk))
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            try:
+                action = services.action_update(
+                    action=action, by=request.user, expected_version=form.expected_version(), **form.model_fields()
+                )
+            except EditConflict as conflict:
+                form.show_conflict(conflict)
+                status = 409
+            except ValidationError as error:
+                errors_from(form, error)
+            else:
+                messages.success(request, f"Action “{action.title}” saved.")
+                return _back(team, review, f"action-{action.pk}")
+    context = {"team": team, "review": review, "action": action, "form": form}
+    return render(request, "reviews/action_form.html", context, status=status)
+
+
+@team_view(Action.EDIT)
+@require_http_methods(["GET", "POST"])
+@_refuse_closed
+def action_delete(request: HttpRequest, team: Team, pk: int, action_pk: int) -> HttpResponse:
+    """Asks first (a page that works without JavaScript), then deletes; its history stays."""
+    review = _editable(request, team, pk)
+    action = _own_action(request, team, review, action_pk)
+    if action is None:
+        return _back(team, review, "actions")
+    if request.method == "POST":
+        try:
+            services.action_delete(action=action, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Action “{action.title}” deleted.")
+        return _back(team, review, "actions")
+    return render(request, "reviews/action_delete.html", {"team": team, "review": review, "action": action})
 
 
 @team_view(Action.EDIT)

@@ -328,6 +328,8 @@ RULES: dict[str, Rule] = {
     "reviews:action_new": rule(DRAFT, GET=EDIT_POST_ONLY, POST=EDIT_422),
     "reviews:action_done": rule(DRAFT_ACTION, GET=EDIT_POST_ONLY, POST=EDIT_302),
     "reviews:action_opportunity": rule(DRAFT_ACTION, GET=EDIT_FORM, POST=EDIT_422),
+    "reviews:action_edit": rule(DRAFT_ACTION, GET=EDIT_FORM, POST=EDIT_422),
+    "reviews:action_delete": rule(DRAFT_ACTION, GET=EDIT_FORM, POST=EDIT_302),
     # The API. Writes carry {"team": <slug>} unless the rule gives a body: the permission check comes first.
     "api:api-root": rule(none, GET="401 401 200 200 200 200", **api_no("POST", "PUT", "PATCH", "DELETE")),
     "api:team-list": rule(none, GET=API_LIST, POST="401 401 400 400 400 400", **api_no("PUT", "PATCH", "DELETE")),

@@ -386,6 +386,78 @@ def test_an_action_becomes_an_opportunity_under_the_chosen_parent(team, people, 
     assert ActionItem.objects.get(pk=todo.pk).node == node
 
 
+def test_an_editor_rewords_an_action_and_a_stale_save_keeps_the_text_and_says_what_changed(
+    team, people, draft, client_for
+):
+    editor, admin = people["editor"], people["admin"]
+    todo = action(draft, editor, "Ask finance about refunds")
+    client = client_for(editor)
+
+    row = main_of(client.get(url("review", team, draft.pk))).find("li", id=f"action-{todo.pk}")
+    assert row.find("a", href=url("action_edit", team, draft.pk, todo.pk))
+    page = main_of(client.get(url("action_edit", team, draft.pk, todo.pk)))
+    assert page.find("input", name="title").get("value") == todo.title
+    assert page.find("input", name="version").get("value") == str(todo.version)
+
+    due = timezone.localdate() + timedelta(days=5)
+    fields = {"title": "Ask finance about refunds and chargebacks", "owner": admin.pk, "due_date": due.isoformat()}
+    response = client.post(url("action_edit", team, draft.pk, todo.pk), {**fields, "version": todo.version})
+    assert response.status_code == 302 and response["Location"].endswith(f"#action-{todo.pk}")
+    saved = ActionItem.objects.get(pk=todo.pk)
+    assert (saved.title, saved.owner, saved.due_date, saved.version) == (fields["title"], admin, due, todo.version + 1)
+
+    # Someone else's page, opened before that save, saves over it: refused, their text kept.
+    stale = client_for(admin).post(
+        url("action_edit", team, draft.pk, todo.pk), {"title": "Call finance", "version": todo.version}
+    )
+    assert stale.status_code == 409
+    form = main_of(stale)
+    assert form.find("input", name="title").get("value") == "Call finance"
+    assert form.find("input", name="version").get("value") == str(saved.version)  # a resave is deliberate
+    assert "chargebacks" in form.text  # what changed meanwhile
+    assert ActionItem.objects.get(pk=todo.pk).title == fields["title"]
+
+    empty = client.post(url("action_edit", team, draft.pk, todo.pk), {"title": "", "version": saved.version})
+    assert empty.status_code == 422 and error_next_to(main_of(empty), "title")
+
+
+def test_an_editor_deletes_an_action_after_confirming_and_a_viewer_cannot(team, people, draft, client_for):
+    editor = people["editor"]
+    todo = action(draft, editor, "Drop the old dashboard")
+    client = client_for(editor)
+
+    confirm = main_of(client.get(url("action_delete", team, draft.pk, todo.pk)))
+    assert "Drop the old dashboard" in confirm.find("h1").text
+    assert ActionItem.objects.filter(pk=todo.pk).exists()  # asking deletes nothing
+
+    assert client_for(people["viewer"]).post(url("action_delete", team, draft.pk, todo.pk)).status_code == 403
+    response = client.post(url("action_delete", team, draft.pk, todo.pk))
+    assert response.status_code == 302
+    assert not ActionItem.objects.filter(pk=todo.pk).exists()
+    assert ActionItem.history.filter(id=todo.pk, history_type="-").exists()  # the deletion is on record
+
+
+def test_a_carried_over_action_keeps_its_wording_and_a_closed_review_refuses_edits(team, people, client_for):
+    editor = people["editor"]
+    catalogue(team, 2)
+    earlier = closed(team, editor, weeks_ago=1, actions=["Carried from last week"])
+    carried = earlier.actions.get()
+    draft = prepared(team, editor)
+    client = client_for(editor)
+
+    row = main_of(client.get(url("review", team, draft.pk))).find("li", id=f"action-{carried.pk}")
+    assert not row.find("a", href=url("action_edit", team, draft.pk, carried.pk))
+    assert not row.find("a", href=url("action_delete", team, draft.pk, carried.pk))
+    for name in ("action_edit", "action_delete"):
+        response = client.post(url(name, team, draft.pk, carried.pk), {"title": "Reworded", "version": 1}, follow=True)
+        assert "kept as agreed" in main_of(response).text
+    assert ActionItem.objects.get(pk=carried.pk).title == "Carried from last week"
+
+    response = client.post(url("action_edit", team, earlier.pk, carried.pk), {"title": "Reworded", "version": 1})
+    assert response.status_code == 302  # the closed review refuses, and says so on its page
+    assert ActionItem.objects.get(pk=carried.pk).title == "Carried from last week"
+
+
 # Closing, and the closed review
 
 
