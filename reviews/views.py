@@ -71,7 +71,8 @@ def _refuse_closed(view):  # type: ignore[no-untyped-def]
             kept = (request.POST.get("comment") or request.POST.get("title") or "").strip()
             if request.htmx:  # what was typed stays on screen, to copy into this week's review
                 return render(request, "reviews/_refused.html", {"message": message, "kept": kept}, status=409)
-            messages.error(request, message)
+            # Without JavaScript, the page it goes back to says it too, with the text (as text).
+            messages.error(request, f"{message} Your text, not saved: “{kept}”" if kept else message)
             return redirect("reviews:review", slug=team.slug, pk=closed.review.pk)
 
     wrapped.__name__ = view.__name__

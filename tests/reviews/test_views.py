@@ -511,6 +511,10 @@ def test_a_closed_review_refuses_every_write(team, people, draft, client_for):
     assert ReviewItem.objects.get(pk=item.pk).comment == ""
     kept = parse(client.post(attempts[0][0], {"comment": "Typed <b>after</b> it closed", "version": 1}, **HTMX))
     assert kept.find("blockquote", cls="kept").text == "Typed <b>after</b> it closed"  # kept, as text
+    plain = client.post(attempts[0][0], {"comment": "Typed <i>without</i> JavaScript", "version": 1}, follow=True)
+    alert = parse(plain).find_all("li", cls="alert-error")[-1]  # the earlier attempts said so too
+    assert alert.text.strip().endswith("Your text, not saved: “Typed <i>without</i> JavaScript”")
+    assert not parse(plain).find("i")  # as text, not markup
     assert ActionItem.objects.filter(review=draft).count() == 1 and not ActionItem.objects.get(pk=todo.pk).done
 
 
