@@ -174,7 +174,7 @@ def _batch_size(warehouse_id: int | None) -> int:
     whose every query runs to the deadline still ends within half the broker's visibility timeout
     (past it, Redis would hand the message to another worker while this one still works on it)."""
     timeout_s = Warehouse.objects.filter(pk=warehouse_id).values_list("statement_timeout_s", flat=True).first()
-    budget_s = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600) / 2
+    budget_s = lost_after().total_seconds() / 2
     return max(1, min(BATCH_SIZE, int(budget_s // max(timeout_s or 60, 1))))
 
 
@@ -195,7 +195,9 @@ def refresh_enqueue_many(
         list(Metric.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
         abandon_lost_runs(metric_ids=ids)
         runs = {run.metric_id: run for run in RefreshRun.objects.filter(metric_id__in=ids, status__in=ACTIVE)}
-        fresh = [m for m in {m.pk: m for m in metrics}.values() if m.pk not in runs]
+        # In metric order, as locked above: a batch's writer then locks its metrics in that order
+        # too (metrics.services.run_succeeded), so it cannot deadlock with an enqueue.
+        fresh = sorted((m for m in {m.pk: m for m in metrics}.values() if m.pk not in runs), key=lambda m: m.pk)
         created = RefreshRun.objects.bulk_create(
             [RefreshRun(metric=m, trigger=trigger, requested_by=by) for m in fresh]
         )

@@ -309,7 +309,7 @@ def action_new(request: HttpRequest, team: Team, pk: int) -> HttpResponse:
 def _action(team: Team, review: Review, action_pk: int) -> ActionItem:
     """An action of this review, or one carried over into it from an earlier week."""
     return get_object_or_404(
-        ActionItem.objects.select_related("review"), team=team, pk=action_pk, review__week__lte=review.week
+        ActionItem.objects.select_related("review", "team"), team=team, pk=action_pk, review__week__lte=review.week
     )
 
 
@@ -353,7 +353,7 @@ def action_edit(request: HttpRequest, team: Team, pk: int, action_pk: int) -> Ht
     action = _own_action(request, team, review, action_pk)
     if action is None:
         return _back(team, review, "actions")
-    form = ActionEditForm(request.POST or None, instance=ActionItem.objects.select_related("team").get(pk=action.pk))
+    form = ActionEditForm(request.POST or None, instance=action)
     status = 200
     if request.method == "POST":
         status = 422
