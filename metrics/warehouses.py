@@ -181,6 +181,13 @@ def _cancel(dbapi_connection: Any, backend: str, warehouse: Any) -> None:
         pass
 
 
+def _close_quietly(cursor: Any) -> None:
+    try:
+        cursor.close()
+    except Exception:  # noqa: BLE001, S110 - a cursor of a dropped connection may not close
+        pass
+
+
 def _scrub(message: str, secret: str) -> str:
     if secret:
         message = message.replace(secret, "•••")
@@ -207,7 +214,12 @@ _CREDENTIALS = re.compile(
 
 
 def _translate(
-    error: Exception, warehouse: Any, secret: str, timed_out: bool, timeout_s: float | None = None
+    error: Exception,
+    warehouse: Any,
+    secret: str,
+    timed_out: bool,
+    timeout_s: float | None = None,
+    disconnected: bool = False,
 ) -> WarehouseError:
     text = _scrub(str(getattr(error, "orig", None) or error), secret)
     if timed_out or _TIMEOUT.search(text):
@@ -215,7 +227,7 @@ def _translate(
         return QueryTimedOut(f"The query ran longer than the {limit:g} s timeout and was cancelled on the warehouse.")
     if _CREDENTIALS.search(text):
         return CredentialsRefused(f"The warehouse refused the credentials: {text}")
-    if _UNREACHABLE.search(text) or isinstance(error, DBAPIError) and error.connection_invalidated:
+    if disconnected or _UNREACHABLE.search(text) or isinstance(error, DBAPIError) and error.connection_invalidated:
         return WarehouseUnavailable(f"Cannot reach the warehouse: {text}")
     return QueryFailed(f"The warehouse rejected the query: {text}")
 
@@ -244,34 +256,46 @@ def run_query(warehouse: Any, sql: str, *, row_cap: int | None = None, timeout_s
         pass
     backend = engine.url.get_backend_name() if engine.url.drivername != "sqlite" else "sqlite"
     timed_out = threading.Event()
+    disconnected = False
     try:
-        with engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
+        # The pool's DB-API connection, without SQLAlchemy's Connection: its transaction
+        # bookkeeping and result wrapping cost about 2 ms a query (10% of a typical metric's)
+        # and a query that only reads needs neither. Returning it to the pool rolls back.
+        pooled = engine.raw_connection()
+        cursor = None
+        try:
+            cursor = pooled.cursor()
 
             def on_deadline() -> None:
                 timed_out.set()
-                _cancel(raw, backend, warehouse)
+                _cancel(pooled.dbapi_connection, backend, warehouse)
 
             timer = threading.Timer(timeout_s, on_deadline)
             timer.daemon = True
             timer.start()
             try:
-                # Drivers with "format" parameters (psycopg2, PyMySQL) would read `x % 7` or
-                # LIKE 'a%' as parameter markers: double the signs so they reach SQL as written.
-                statement = sql.replace("%", "%%") if engine.dialect.paramstyle in ("format", "pyformat") else sql
-                result = conn.exec_driver_sql(statement)
-                columns = list(result.keys())
-                rows = [tuple(r) for r in result.fetchmany(row_cap + 1)]
-                result.close()
+                # Without parameters, no driver reads `x % 7` or LIKE 'a%' as a parameter marker.
+                cursor.execute(sql)
+                columns = [column[0] for column in cursor.description or ()]
+                rows = [tuple(r) for r in cursor.fetchmany(row_cap + 1)]
             finally:
                 timer.cancel()
-                conn.rollback()
+        except Exception as error:
+            # A connection the server dropped must not go back to the pool.
+            if engine.dialect.is_disconnect(error, pooled.dbapi_connection, cursor):
+                disconnected = True
+                pooled.invalidate(error)
+            raise
+        finally:
+            if cursor is not None:
+                _close_quietly(cursor)
+            pooled.close()
     except WarehouseError:
         raise
     except (SQLAlchemyError, sqlite3.Error, OSError) as error:
-        raise _translate(error, warehouse, secret, timed_out.is_set(), timeout_s) from None
+        raise _translate(error, warehouse, secret, timed_out.is_set(), timeout_s, disconnected) from None
     except Exception as error:  # noqa: BLE001 - drivers raise their own types; translate them all
-        raise _translate(error, warehouse, secret, timed_out.is_set(), timeout_s) from None
+        raise _translate(error, warehouse, secret, timed_out.is_set(), timeout_s, disconnected) from None
     if timed_out.is_set():
         raise _translate(TimeoutError(), warehouse, secret, True, timeout_s)
     return QueryResult(columns=columns, rows=rows[:row_cap], truncated=len(rows) > row_cap)

@@ -160,6 +160,42 @@ def test_snapshots_keep_their_metric_without_a_foreign_key_check_per_row(
     assert not Snapshot.objects.filter(metric_id=metric.pk).exists()  # taken along, not orphaned
 
 
+def test_two_first_refreshes_of_a_metric_at_once_take_turns(postgres, duckdb_warehouse_file, team, team_admin, editor):
+    """A first refresh inserts without looking for stored rows; a second one committing at the
+    same moment waits for the metric's row lock, then finds the first one's rows and writes only
+    what differs: no unique violation, one snapshot per period, the last values win."""
+    warehouse = add_warehouse(team, team_admin, url=duckdb_warehouse_file.url)
+    metric = add_metric(team, editor, warehouse)
+    first, second = (RefreshRun.objects.create(metric=metric, trigger="test") for _ in range(2))
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(30)]
+    first_values = {day: float(i) for i, day in enumerate(days)}
+    second_values = {**first_values, days[3]: 99.0, days[7]: -1.5}
+    outcome: dict[str, object] = {}
+    second_done = threading.Event()
+
+    def second_refresh() -> None:
+        try:
+            outcome["run"] = services.run_succeeded(second, second_values, len(days))
+        except Exception as error:  # noqa: BLE001 - reported by the assertions below
+            outcome["error"] = error
+        finally:
+            second_done.set()
+            connection.close()  # this thread's own connection
+
+    with transaction.atomic():  # the first refresh has stored its rows, not yet committed
+        services.run_succeeded(first, first_values, len(days))
+        other = threading.Thread(target=second_refresh)
+        other.start()
+        assert not second_done.wait(0.5)  # waits for the first one's lock on the metric
+    other.join(10)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["run"].changed == 2
+    assert stored_series(metric) == second_values
+    assert Snapshot.objects.filter(metric=metric).count() == len(days)
+    first.refresh_from_db()
+    assert (first.status, first.changed) == (RunStatus.SUCCEEDED, len(days))
+
+
 def _worker_database_connections(worker) -> set[int]:
     """The server processes of the `celery_worker` fixture's connections to the test database."""
     with connection.cursor() as cursor:

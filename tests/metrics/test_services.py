@@ -397,17 +397,25 @@ def test_a_failure_after_storing_keeps_every_earlier_value(team, editor, warehou
     assert same_rows(row_versions(metric)) == same_rows(before)
 
 
-def test_store_snapshots_costs_one_query_on_postgresql(team, editor, warehouse, django_assert_num_queries):
+def test_store_snapshots_costs_one_query_for_a_first_refresh_two_after_on_postgresql(team, editor, warehouse, django_assert_num_queries):
     from django.db import connection
 
     if connection.vendor != "postgresql":
         unavailable("PostgreSQL", "DATABASE_URL does not point at PostgreSQL (this run uses SQLite)")
     metric = make_metric(team, editor, warehouse)
     values = {date(2024, 1, 1) + timedelta(days=d): float(d) for d in range(730)}
-    with django_assert_num_queries(1):  # the upsert
+    with django_assert_num_queries(1):  # a first refresh: the plain insert
         assert services.store_snapshots(metric=metric, values=values, run=None) == 730
-    with django_assert_num_queries(1):  # the upsert, which finds nothing changed
+    with django_assert_num_queries(2):  # the insert, which finds history, then the upsert, which finds nothing changed
         assert services.store_snapshots(metric=metric, values=values, run=None) == 0
+    values[date(2024, 1, 5)] = 99.0
+    values[date(2026, 1, 1)] = 1.0
+    with django_assert_num_queries(2):
+        assert services.store_snapshots(metric=metric, values=values, run=None) == 2
+    other = make_metric(team, editor, warehouse, key="other_metric")  # history is per metric
+    with django_assert_num_queries(1):
+        assert services.store_snapshots(metric=other, values=values, run=None) == 731
+    assert stored(other) == stored(metric) == values
 
 
 # Queueing many refreshes: batches of one warehouse's runs, one message each, after the commit
