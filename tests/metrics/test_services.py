@@ -397,7 +397,9 @@ def test_a_failure_after_storing_keeps_every_earlier_value(team, editor, warehou
     assert same_rows(row_versions(metric)) == same_rows(before)
 
 
-def test_store_snapshots_costs_one_query_for_a_first_refresh_two_after_on_postgresql(team, editor, warehouse, django_assert_num_queries):
+def test_store_snapshots_costs_one_query_for_a_first_refresh_two_after_on_postgresql(
+    team, editor, warehouse, django_assert_num_queries
+):
     from django.db import connection
 
     if connection.vendor != "postgresql":
