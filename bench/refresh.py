@@ -460,7 +460,6 @@ def celery_floor(count: int) -> float:
 def round_through_celery(
     metrics: list[Metric], workers: int, expected_snapshots: int, log_dir: Path, *, warm: bool = False
 ) -> dict:
-    clear_results(keep_snapshots=warm)
     procs = start_workers(workers, log_dir)
     label = f"{workers} worker{'s' if workers > 1 else ''}{', warm' if warm else ''}"
     try:
@@ -676,6 +675,9 @@ def main() -> None:
                 if not args.no_warm:  # the steady state: the same values again, so nothing is written
                     plan.append(("one_worker_snapshots_kept", 1, True))
                 for key, workers, warm in plan:
+                    # Cleared (and vacuumed) first, so neither the raw sum nor the round competes
+                    # with PostgreSQL vacuuming the last round's rows.
+                    clear_results(keep_snapshots=warm)
                     if raws:
                         seconds, _, _ = raw_sum(metrics, duck_path, set(), label=f"raw sum before {key}")
                     raws[key] = sum(seconds.values())

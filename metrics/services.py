@@ -432,8 +432,9 @@ def compute(run: RefreshRun) -> tuple[dict[date, float], int]:
 
 
 def run_succeeded(run: RefreshRun, values: dict[date, float], rows: int) -> RefreshRun:
-    """Store the computed values and record the run as succeeded, in one transaction."""
-    with transaction.atomic():
+    """Store the computed values and record the run as succeeded, in one transaction (or in the
+    caller's: a batch's writer groups runs in one, and a failure there fails them all)."""
+    with transaction.atomic(savepoint=False):
         now = timezone.now()
         # First, as a lock: a metric deleted meanwhile has nothing to store (and its run is gone
         # with it); one deleted after waits for this commit and takes these snapshots along.

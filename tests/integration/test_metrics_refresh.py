@@ -138,6 +138,12 @@ def test_snapshots_keep_their_metric_without_a_foreign_key_check_per_row(
             ]
         )
     assert not Snapshot.objects.exists()
+    with pytest.raises(IntegrityError, match="metric that does not exist"), transaction.atomic():
+        Snapshot.objects.create(metric_id=missing, period=date(2026, 1, 1), value=1, computed_at=timezone.now())
+    other = add_metric(team, editor, warehouse, key="ops_other_metric")
+    Snapshot.objects.bulk_create([*_snapshots(metric), *_snapshots(other)])  # several metrics, all there
+    assert Snapshot.objects.count() == 6
+    Snapshot.objects.all().delete()
 
     deleted = threading.Event()
 
