@@ -21,8 +21,10 @@ logged whole: deliveries and errors show only its scheme and host.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import socket
@@ -134,25 +136,67 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever the name resolves to by then: a name
+    that answers a safe address to the check and another one to the connection (DNS rebinding)
+    reaches nothing new. The Host header, and for HTTPS the SNI name and the certificate check,
+    still use the name."""
+
+    def __init__(self, *args: Any, address: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(_connect_to, address)
 
 
-def check_destination(url: str) -> None:
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    __doc__ = _PinnedHTTPConnection.__doc__
+
+    def __init__(self, *args: Any, address: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(_connect_to, address)
+
+
+def _connect_to(address: str, host_port: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    return socket.create_connection((address, host_port[1]), *args, **kwargs)
+
+
+def _opener(address: str | None) -> urllib.request.OpenerDirector:
+    """Never follows redirects; connects to `address` (None: resolve the name, as through a proxy)."""
+    if address is None:
+        return urllib.request.build_opener(_NoRedirect)
+
+    class PinnedHTTP(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(functools.partial(_PinnedHTTPConnection, address=address), req)
+
+    class PinnedHTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(functools.partial(_PinnedHTTPSConnection, address=address), req, context=self._context)
+
+    return urllib.request.build_opener(_NoRedirect, PinnedHTTP, PinnedHTTPS)
+
+
+def check_destination(url: str) -> str:
     """Refuse addresses a webhook has no business reaching: link-local (where cloud metadata
     services live), multicast, unspecified and reserved ones. Private networks stay allowed
-    (chat servers often live there)."""
+    (chat servers often live there). Returns the address to connect to: every address the name
+    resolves to is checked, and the connection goes to the first of them, not to a new lookup."""
     parts = urlsplit(url)
     where = redact_url(url)
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise DeliveryFailed(f"Could not reach {where}: its name does not resolve.") from None
+    addresses = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
         if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
             raise DeliveryFailed(
                 f"{where} points to {address}, a link-local or reserved address: webhooks may not go there."
             )
+        addresses.append(str(address))
+    if not addresses:
+        raise DeliveryFailed(f"Could not reach {where}: its name does not resolve.")
+    return addresses[0]
 
 
 def post_webhook(url: str, body: dict[str, Any]) -> int:
@@ -166,9 +210,15 @@ def post_webhook(url: str, body: dict[str, Any]) -> int:
         raise DeliveryFailed("The webhook address must start with http:// or https://.")
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - http(s) only
     where = redact_url(url)
-    check_destination(url)
+    address = check_destination(url)
+    # Through a proxy (the environment's http_proxy/https_proxy), the proxy connects, and its own
+    # rules decide where webhooks may go; the address check above still refuses what it refuses.
+    parts = urlsplit(url)
+    proxied = parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or "")
     try:
-        with _OPENER.open(request, timeout=settings.REVIEW_WEBHOOK_TIMEOUT_SECONDS) as response:
+        with _opener(None if proxied else address).open(
+            request, timeout=settings.REVIEW_WEBHOOK_TIMEOUT_SECONDS
+        ) as response:
             return response.status
     except urllib.error.HTTPError as error:
         raise DeliveryFailed(f"{where} answered {error.code} {error.reason}.") from None

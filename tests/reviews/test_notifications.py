@@ -234,3 +234,28 @@ def test_webhook_to_a_link_local_address_is_refused(team, team_admin, fast_retri
     delivery = review.deliveries.get(channel="webhook")
     assert delivery.status == "failed"
     assert "points to 169.254.169.254, a link-local or reserved address" in delivery.last_error
+
+
+def test_webhook_connects_to_the_address_it_checked_not_to_a_second_lookup(
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks, monkeypatch
+):
+    """DNS rebinding: a name that resolves to an allowed address when checked and to the cloud
+    metadata address a moment later must still reach only the address that was checked."""
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "hooks.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with Receiver([]) as receiver:
+        url = receiver.url.replace("127.0.0.1", "hooks.example")
+        review = closed_review(team, team_admin, url, django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get(channel="webhook")
+    assert (delivery.status, delivery.attempts) == ("sent", 1), delivery.last_error
+    assert lookups == ["hooks.example"]  # looked up once, by the check
+    assert receiver.requests[0]["headers"]["Host"] == f"hooks.example:{receiver.server.server_port}"
