@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2.extensions
 import pytest
 import redis
 import sqlalchemy as sa
@@ -37,23 +38,32 @@ pytestmark = pytest.mark.integration
 
 @contextmanager
 def reaching(warehouse: Warehouse) -> Iterator[list[str]]:
-    """Every statement Sextant sends to the warehouse, and every connection it takes, meanwhile."""
+    """Every statement Sextant sends to the PostgreSQL warehouse, and every connection it takes,
+    meanwhile. Queries run on the pool's DB-API connection, below SQLAlchemy's statement events,
+    so the probe records at the driver: each connection taken hands out recording cursors."""
     engine = warehouses.engine_for(warehouse)  # the process's engine: run_query uses this one
     sent: list[str] = []
 
-    def on_statement(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append(statement)
+    class RecordingCursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):  # noqa: A002 - psycopg2's own parameter name
+            sent.append(query.decode() if isinstance(query, bytes) else query)
+            return super().execute(query, vars)
 
     def on_checkout(dbapi_connection, record, proxy) -> None:
         sent.append("<connection taken from the pool>")
+        dbapi_connection.cursor_factory = RecordingCursor
 
-    sa.event.listen(engine, "before_cursor_execute", on_statement)
+    def on_checkin(dbapi_connection, record) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.cursor_factory = None
+
     sa.event.listen(engine, "checkout", on_checkout)
+    sa.event.listen(engine, "checkin", on_checkin)
     try:
         yield sent
     finally:
-        sa.event.remove(engine, "before_cursor_execute", on_statement)
         sa.event.remove(engine, "checkout", on_checkout)
+        sa.event.remove(engine, "checkin", on_checkin)
 
 
 # Writes on PostgreSQL
