@@ -7,6 +7,7 @@ failed with a reason a person can act on.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -17,8 +18,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import DateTimeField, F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -401,20 +400,46 @@ def runs_for(run_ids: Iterable[int]) -> list[RefreshRun]:
     return [found[pk] for pk in run_ids if pk in found]
 
 
+# The three small updates of every refresh, as SQL. Through the ORM each one costs about 0.45 ms
+# of Python compiling it, on a batch's writer thread, under the GIL that the next query needs
+# when it returns; as SQL, 0.05 ms. Column names as in the upsert below; tables from the models.
+_REFRESH_SQL = {
+    "running": (
+        "UPDATE {run} SET status = %s, started_at = COALESCE(started_at, %s), attempts = attempts + 1"
+        " WHERE id = %s AND status IN (%s, %s)"
+    ),
+    "refreshed": "UPDATE {metric} SET last_refreshed_at = %s WHERE id = %s",
+    "succeeded": "UPDATE {run} SET status = %s, finished_at = %s, rows = %s, changed = %s, error = '' WHERE id = %s",
+}
+
+
+@functools.cache
+def _refresh_sql() -> dict[str, str]:
+    q = connection.ops.quote_name
+    tables = {"run": q(RefreshRun._meta.db_table), "metric": q(Metric._meta.db_table)}
+    return {name: template.format(**tables) for name, template in _REFRESH_SQL.items()}
+
+
+def _execute(statement: str, params: list[Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_refresh_sql()[statement], params)
+        return cursor.rowcount
+
+
 def mark_running(run: RefreshRun) -> bool:
     """Mark a run as running (again, after a redelivery) in one statement; False if it finished."""
     now = timezone.now()
-    updated = RefreshRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
-        status=RunStatus.RUNNING,
-        started_at=Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
-        attempts=F("attempts") + 1,
-    )
-    if not updated:
+    if not _execute("running", [RunStatus.RUNNING, _db_datetime(now), run.pk, *ACTIVE]):
         return False
     run.status = RunStatus.RUNNING
     run.started_at = run.started_at or now
     run.attempts += 1
     return True
+
+
+def _db_datetime(value: datetime) -> Any:
+    """A datetime as the ORM would send it (naive UTC text on SQLite, as is on PostgreSQL)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def run_started(run_id: int) -> RefreshRun | None:
@@ -438,15 +463,15 @@ def run_succeeded(run: RefreshRun, values: dict[date, float], rows: int) -> Refr
         now = timezone.now()
         # First, as a lock: a metric deleted meanwhile has nothing to store (and its run is gone
         # with it); one deleted after waits for this commit and takes these snapshots along.
-        if not Metric.objects.filter(pk=run.metric_id).update(last_refreshed_at=now):
+        if not _execute("refreshed", [_db_datetime(now), run.metric_id]):
             return run
         written = store_snapshots(metric=run.metric, values=values, run=run)
+        _execute("succeeded", [RunStatus.SUCCEEDED, _db_datetime(now), rows, written, run.pk])
         run.status = RunStatus.SUCCEEDED
         run.finished_at = now
         run.rows = rows
         run.changed = written
         run.error = ""
-        run.save(update_fields=["status", "finished_at", "rows", "changed", "error"])
     return run
 
 
