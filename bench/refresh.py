@@ -435,6 +435,8 @@ def clear_results(*, keep_snapshots: bool = False) -> None:
             cursor.execute(f"DELETE FROM {RefreshRun._meta.db_table}")
         for table in (Snapshot._meta.db_table, RefreshRun._meta.db_table):
             cursor.execute(f"VACUUM ANALYZE {table}")
+        # And the last round's writes flushed now, not by a checkpoint during the next measurement.
+        cursor.execute("CHECKPOINT")
     Metric.objects.update(last_refreshed_at=None)
 
 
@@ -675,8 +677,8 @@ def main() -> None:
                 if not args.no_warm:  # the steady state: the same values again, so nothing is written
                     plan.append(("one_worker_snapshots_kept", 1, True))
                 for key, workers, warm in plan:
-                    # Cleared (and vacuumed) first, so neither the raw sum nor the round competes
-                    # with PostgreSQL vacuuming the last round's rows.
+                    # Cleared, vacuumed and checkpointed first, so neither the raw sum nor the round
+                    # competes with PostgreSQL vacuuming or flushing the last round's rows.
                     clear_results(keep_snapshots=warm)
                     if raws:
                         seconds, _, _ = raw_sum(metrics, duck_path, set(), label=f"raw sum before {key}")
