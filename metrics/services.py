@@ -402,7 +402,7 @@ def runs_for(run_ids: Iterable[int]) -> list[RefreshRun]:
 
 # The three small updates of every refresh, as SQL. Through the ORM each one costs about 0.45 ms
 # of Python compiling it, on a batch's writer thread, under the GIL that the next query needs
-# when it returns; as SQL, 0.05 ms. Column names as in the upsert below; tables from the models.
+# when it returns; as SQL, 0.05 ms. Column names as in the upsert above; tables from the models.
 _REFRESH_SQL = {
     "running": (
         "UPDATE {run} SET status = %s, started_at = COALESCE(started_at, %s), attempts = attempts + 1"
