@@ -672,7 +672,7 @@ def main() -> None:
                     by_shape[shapes[metric.pk]].append(seconds[metric.pk] * 1000)
                 # Each round is compared with a raw sum measured just before it, as the machine's
                 # load drifts over a run this long.
-                raws, rounds = {}, {}
+                raws, rounds, raw_parts = {}, {}, {}
                 plan = [("one_worker", 1, False), ("two_workers", 2, False)]
                 if not args.no_warm:  # the steady state: the same values again, so nothing is written
                     plan.append(("one_worker_snapshots_kept", 1, True))
@@ -683,6 +683,9 @@ def main() -> None:
                     if raws:
                         seconds, _, _ = raw_sum(metrics, duck_path, set(), label=f"raw sum before {key}")
                     raws[key] = sum(seconds.values())
+                    raw_parts[key] = defaultdict(float)
+                    for metric in metrics:
+                        raw_parts[key][metric.warehouse.dialect] += seconds[metric.pk]
                     if workers == 2:
                         parallel_raw_s = raw_in_parallel(metrics, duck_path, 2)
                     rounds[key] = round_through_celery(metrics, workers, expected, tmp_path, warm=warm)
@@ -700,6 +703,7 @@ def main() -> None:
             drop_pg_warehouse()
     for key, r in rounds.items():
         r["raw_sum_before_s"] = round(raws[key], 3)
+        r["raw_sum_before_by_warehouse_s"] = {k: round(v, 3) for k, v in raw_parts[key].items()}
         r["ratio"] = round(r["end_to_end_s"] / raws[key], 3)
         r["overhead_ms_per_metric"] = round((r["end_to_end_s"] - raws[key]) * 1000 / n, 2)
     one, two = rounds["one_worker"], rounds["two_workers"]
