@@ -46,6 +46,9 @@ def test_pm_searches_attaches_and_unlinks_evidence_from_the_node_panel(open_sess
     ).click()
     evidence = page.locator(f"#evidence-{tree['opportunity'].pk}")
     evidence.wait_for()
+    # The panel is on the page before htmx has bound its search field: typing that early would
+    # go unheard (CI saw it once). A person reads the panel first; the test waits for the swap.
+    session.settle()
     assert stat(evidence, "insights") == "0"
     assert evidence.locator(".badge-assumption").inner_text() == "Assumption"
 
