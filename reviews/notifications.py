@@ -136,23 +136,23 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
+class _Pinned:
     """Connects to the address that was checked, whatever the name resolves to by then: a name
     that answers a safe address to the check and another one to the connection (DNS rebinding)
     reaches nothing new. The Host header, and for HTTPS the SNI name and the certificate check,
     still use the name."""
 
     def __init__(self, *args: Any, address: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self._create_connection = functools.partial(_connect_to, address)
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    __doc__ = _PinnedHTTPConnection.__doc__
+class _PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
+    pass
 
-    def __init__(self, *args: Any, address: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = functools.partial(_connect_to, address)
+
+class _PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
+    pass
 
 
 def _connect_to(address: str, host_port: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
