@@ -44,3 +44,11 @@ def _close_old_connections(sender: object = None, **kwargs: object) -> None:
         from django.db import close_old_connections
 
         close_old_connections()
+
+
+@signals.worker_process_shutdown.connect
+def _stop_refresh_writer(**kwargs: object) -> None:
+    # The refresh writer thread keeps its own connection for the life of the process (metrics/writer.py).
+    from metrics.writer import stop_process_writer
+
+    stop_process_writer()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from metrics import services
 from metrics.models import Metric, RefreshRun, RunStatus, Snapshot
 from metrics.tasks import max_retries, refresh_metric
-from metrics.writer import ResultWriter
+from metrics.writer import ResultWriter, stop_process_writer
 from tests.integration.warehouses import (
     DAILY_REVENUE_SQL,
     DAYS,
@@ -106,12 +106,60 @@ def test_a_batch_writer_writes_in_order_on_a_connection_of_its_own_and_raises_it
         with ResultWriter(threaded=True) as writer:
             writer.submit(fail)
             writer.drain()
-    with ResultWriter(threaded=True) as writer:  # an error stops the writes after it, and is raised on leaving
-        writer.submit(fail)
-        time.sleep(0.2)
-        with pytest.raises(RuntimeError, match="went away"):
+    with pytest.raises(RuntimeError, match="went away"):
+        with ResultWriter(threaded=True) as writer:  # an error skips the batch's later writes, and is raised
+            writer.submit(fail)
             writer.submit(write, 3, after)
     assert after == []
+    with ResultWriter(threaded=True) as writer:  # the next batch starts clean
+        writer.submit(write, 4, after)
+    assert [step for step, *_ in after] == [4]
+
+
+def _backend_pid(pids: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pids.append(cursor.fetchone()[0])
+
+
+def _backends(pids: list) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def test_the_writer_keeps_its_connection_between_batches_for_conn_max_age(postgres, monkeypatch):
+    """On a worker (CONN_MAX_AGE set by config/celery.py) the writer thread's connection outlives
+    its batch; a broken one is replaced at the next batch; stopping the writer closes it."""
+    pids: list = []
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    for _ in range(2):
+        with ResultWriter(threaded=True) as writer:
+            writer.submit(_backend_pid, pids)
+    assert pids[0] != pids[1]
+    assert _backends(pids) == set()  # outside a worker, closed with its batch
+
+    pids.clear()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # as config/celery.py sets them
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", True)
+    try:
+        for _ in range(2):
+            with ResultWriter(threaded=True) as writer:
+                writer.submit(_backend_pid, pids)
+        assert pids[0] == pids[1]
+        assert _backends(pids) == {pids[0]}  # idle between batches, kept
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pids[0]])
+        with ResultWriter(threaded=True) as writer:
+            writer.submit(_backend_pid, pids)
+        assert pids[2] != pids[0]  # the health check found it gone, and the writer connected again
+    finally:
+        stop_process_writer()
+    deadline = time.monotonic() + 5
+    while _backends(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _backends(pids) == set()
 
 
 def _snapshots(metric: Metric, days: int = 3) -> list[Snapshot]:
