@@ -8,6 +8,7 @@ failed with a reason a person can act on.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -27,6 +28,8 @@ from portfolio.services import create_recorded, versioned_update
 from . import sqlguard, warehouses
 from .models import Annotation, Grain, Metric, RefreshRun, RunStatus, Snapshot, Warehouse
 from .warehouses import QueryFailed, WarehouseError
+
+logger = logging.getLogger(__name__)
 
 # Warehouses (admins)
 
@@ -481,7 +484,45 @@ def run_refresh(run: RefreshRun) -> RefreshRun:
         values, rows = compute(run)
     except (QueryFailed, warehouses.CredentialsRefused) as error:
         return run_failed(run, str(error))
+    except warehouses.WarehouseUnavailable:
+        raise
+    except Exception as error:  # noqa: BLE001 - a fault of Sextant's own: the run says so, the log has it
+        return run_failed(run, unexpected_failure(run, error))
     return run_succeeded(run, values, rows)
+
+
+def unexpected_failure(run: RefreshRun, error: BaseException) -> str:
+    """Log an error of Sextant's own (not the warehouse's, not the SQL's) computing a run, with its
+    traceback, and return the reason to show."""
+    logger.error("Refresh run %s of metric %s failed unexpectedly", run.pk, run.metric_id, exc_info=error)
+    return _unexpected_reason(error)
+
+
+def _unexpected_reason(error: BaseException) -> str:
+    # The kind of error, never its text, which might quote what should not be shown.
+    return (
+        f"Sextant failed on an unexpected error ({type(error).__name__}) while refreshing this metric; "
+        "the earlier values are kept. The worker's log has the details."
+    )
+
+
+def fail_unfinished(runs: Iterable[RefreshRun], error: BaseException) -> int:
+    """Fail the runs among `runs` still queued or running after their task broke off on an error of
+    Sextant's own (the task re-raises it, and Celery logs it), so they don't count as under way
+    until the visibility timeout. Best effort: with the database down too, they wait for
+    abandon_lost_runs. Returns how many were failed."""
+    ids = [run.pk for run in runs]
+    if not ids:
+        return 0
+    try:
+        failed = RefreshRun.objects.filter(pk__in=ids, status__in=ACTIVE).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(), error=_unexpected_reason(error)
+        )
+    except Exception:  # noqa: BLE001 - the task re-raises its own error; this one only goes to the log
+        logger.exception("Could not mark the unfinished runs of a broken refresh task as failed")
+        return 0
+    logger.warning("A refresh task broke off on %s: %s of its runs marked failed", type(error).__name__, failed)
+    return failed
 
 
 def record_retry(run: RefreshRun, reason: str) -> RefreshRun:

@@ -63,6 +63,9 @@ def refresh_metric(self, run_id: int) -> str:
         return services.run_refresh(run).status
     except WarehouseUnavailable as error:
         return _unavailable(run, error, eager=self.request.is_eager)
+    except Exception as error:
+        services.fail_unfinished([run], error)
+        raise
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -89,20 +92,33 @@ def refresh_metrics(self, run_ids: list[int]) -> dict[str, int]:
         if claimed[run.pk]:
             services.run_failed(run, reason)
 
-    with ResultWriter(threaded=not eager) as writer:
-        for run in runs:
-            writer.submit(start, run, durable=False)
-            try:
-                values, rows = services.compute(run)
-            except (QueryFailed, CredentialsRefused) as error:
-                writer.submit(failed, run, str(error))
-                outcomes["failed"] += 1
-            except WarehouseUnavailable as error:
-                writer.drain()  # the run's attempt is counted: decide on a retry with it
-                outcomes[_unavailable(run, error, eager=eager) if claimed[run.pk] else "already finished"] += 1
-            else:
-                writer.submit(succeeded, run, values, rows)
-                outcomes["succeeded"] += 1
+    retrying: set[int] = set()
+    try:
+        with ResultWriter(threaded=not eager) as writer:
+            for run in runs:
+                writer.submit(start, run, durable=False)
+                try:
+                    values, rows = services.compute(run)
+                except (QueryFailed, CredentialsRefused) as error:
+                    writer.submit(failed, run, str(error))
+                    outcomes["failed"] += 1
+                except WarehouseUnavailable as error:
+                    writer.drain()  # the run's attempt is counted: decide on a retry with it
+                    outcome = _unavailable(run, error, eager=eager) if claimed[run.pk] else "already finished"
+                    if outcome == "retrying":
+                        retrying.add(run.pk)
+                    outcomes[outcome] += 1
+                except Exception as error:  # noqa: BLE001 - a fault of Sextant's own in this run: the rest go on
+                    writer.submit(failed, run, services.unexpected_failure(run, error))
+                    outcomes["failed"] += 1
+                else:
+                    writer.submit(succeeded, run, values, rows)
+                    outcomes["succeeded"] += 1
+    except Exception as error:
+        # The batch broke off (its writes failed, say): fail what it leaves unfinished, but for runs
+        # handed to a retry, rather than have them look under way until the visibility timeout.
+        services.fail_unfinished([run for run in runs if run.pk not in retrying], error)
+        raise
     return dict(outcomes)
 
 

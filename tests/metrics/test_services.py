@@ -559,3 +559,73 @@ def test_a_run_lost_for_longer_than_the_visibility_timeout_is_abandoned_and_the_
     assert still == busy
     assert published == [("one", again.pk)]
     assert services.run_started(lost.pk) is None  # the lost message, if it ever comes, changes nothing
+
+
+def test_an_unexpected_error_fails_its_run_with_its_kind_and_the_batch_goes_on(
+    team, editor, warehouse, monkeypatch, caplog
+):
+    """A fault of Sextant's own (here parsing one metric's result) fails that run, says what kind
+    of error without quoting it, logs the traceback, and leaves the other runs and the earlier
+    values alone."""
+    from metrics.tasks import refresh_metrics
+
+    broken, fine = (
+        make_metric(team, editor, warehouse, key="ops_broken"),
+        make_metric(team, editor, warehouse, key="ops_fine"),
+    )
+    services.refresh_sync(metric=broken, trigger="api")
+    before = stored(broken)
+    parse = services.parse_result
+
+    def parse_or_break(result, grain):
+        if parse_or_break.calls == 0:
+            parse_or_break.calls += 1
+            raise KeyError("a secret-looking detail")
+        return parse(result, grain)
+
+    parse_or_break.calls = 0
+    monkeypatch.setattr(services, "parse_result", parse_or_break)
+    runs = [RefreshRun.objects.create(metric=m) for m in (broken, fine)]
+
+    outcome = refresh_metrics.apply(args=[[run.pk for run in runs]]).get()
+
+    assert outcome == {RunStatus.FAILED: 1, RunStatus.SUCCEEDED: 1}
+    failed, succeeded = (RefreshRun.objects.get(pk=run.pk) for run in runs)
+    assert (failed.status, succeeded.status) == (RunStatus.FAILED, RunStatus.SUCCEEDED)
+    assert "unexpected error (KeyError)" in failed.error and "earlier values are kept" in failed.error
+    assert "secret-looking" not in failed.error
+    assert stored(broken) == before
+    assert Snapshot.objects.filter(metric=fine).count() == 10
+    [record] = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+    assert record.exc_info[0] is KeyError
+
+
+@pytest.mark.django_db(transaction=True)  # a task runs in no transaction of its caller's
+def test_a_refresh_task_that_breaks_off_fails_its_unfinished_runs_and_raises(team, editor, warehouse, monkeypatch):
+    """Its writes failing (here, storing the first run's values) stops a batch: its runs are failed
+    at once rather than looking under way until the visibility timeout, and the error reaches
+    Celery. Nothing of the batch is stored."""
+    from metrics.tasks import refresh_metric, refresh_metrics
+
+    metrics = [make_metric(team, editor, warehouse, key=f"ops_{name}") for name in ("a", "b", "c")]
+    done = RefreshRun.objects.create(metric=metrics[2], status=RunStatus.SUCCEEDED, attempts=1)
+    runs = [RefreshRun.objects.create(metric=m) for m in metrics[:2]]
+
+    def store_fails(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "store_snapshots", store_fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        refresh_metrics.apply(args=[[run.pk for run in runs] + [done.pk]]).get()
+
+    statuses = [RefreshRun.objects.get(pk=run.pk) for run in [*runs, done]]
+    assert [run.status for run in statuses] == [RunStatus.FAILED] * 2 + [RunStatus.SUCCEEDED]
+    assert all("unexpected error (RuntimeError)" in run.error for run in statuses[:2])
+    assert statuses[2].error == ""
+    assert not Snapshot.objects.filter(metric__in=metrics).exists()
+
+    single = RefreshRun.objects.create(metric=metrics[0])
+    with pytest.raises(RuntimeError, match="disk full"):
+        refresh_metric.apply(args=[single.pk]).get()
+    single.refresh_from_db()
+    assert single.status == RunStatus.FAILED and "(RuntimeError)" in single.error
