@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "pw-for-tests-1"
+# True once htmx has no request in flight and no swapped content left to settle (and bind).
+HTMX_IDLE = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +62,13 @@ class Session:
         self.settle()
 
     def settle(self) -> None:
-        """Wait until no htmx request is in flight, so the test never ends mid-swap."""
+        """Wait until no htmx request is in flight and swapped content is bound, so the test never
+        ends mid-swap nor acts on new content before its hx-* attributes work. htmx takes
+        .htmx-request off right after the swap, but binds the new content in its settle step,
+        about 20 ms later, taking .htmx-added off each new element as it does. (networkidle only
+        counts until the page's first load.)"""
         self.page.wait_for_load_state("networkidle")
-        self.page.wait_for_function("() => !document.querySelector('.htmx-request')")
+        self.page.wait_for_function(HTMX_IDLE)
 
     def log_in(self, username: str, password: str = PASSWORD) -> None:
         self.goto("/login/")

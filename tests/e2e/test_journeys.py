@@ -58,6 +58,7 @@ def test_editor_edits_the_vision_inline_and_nothing_executes(open_session, team,
     page.locator("#text-vision").get_by_role("link", name="Edit").click()
     editor_box = page.locator("#text-vision textarea")
     editor_box.wait_for()
+    session.settle()  # the swapped-in form bound by htmx, or Save would post the page itself
     editor_box.fill(
         "Answers in **minutes**.\n\n<script>alert('xss')</script><img src=x onerror=\"alert('xss')\">"
         "[click](javascript:alert('xss'))"
@@ -82,6 +83,7 @@ def test_a_stale_inline_edit_shows_the_conflict_instead_of_overwriting(open_sess
         session.goto(f"/t/{team.slug}/vision/")
         session.page.locator("#text-mission").get_by_role("link", name="Edit").click()
         session.page.locator("#text-mission textarea").wait_for()
+        session.settle()
 
     theirs.page.locator("#text-mission textarea").fill("Their mission")
     theirs.page.locator("#text-mission").get_by_role("button", name="Save").click()
@@ -91,6 +93,7 @@ def test_a_stale_inline_edit_shows_the_conflict_instead_of_overwriting(open_sess
     mine.page.locator("#text-mission").get_by_role("button", name="Save").click()
     alert = mine.page.locator("#text-mission [role=alert]")
     alert.wait_for()
+    mine.settle()
     assert "Someone else changed" in alert.inner_text()
     assert "Their mission" in mine.page.locator("#text-mission .theirs").inner_text()
     assert mine.page.locator("#text-mission textarea").input_value() == "My mission"

@@ -53,6 +53,7 @@ def test_lead_runs_a_review_from_agenda_to_close(open_session, team, editor, tea
     status.get_by_label("Status").select_option("at_risk")
     status.get_by_role("button", name="Set status").click()
     page.locator(f"#status-{target.pk} .errorlist").wait_for()
+    session.settle()
     assert "Say why" in page.locator(f"#status-{target.pk} .errorlist").inner_text()
     page.locator(f"#status-{target.pk}").get_by_label("Reason").fill("A backfill is running; fixed tomorrow.")
     page.locator(f"#status-{target.pk}").get_by_role("button", name="Set status").click()

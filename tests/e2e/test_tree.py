@@ -26,7 +26,11 @@ def test_pm_adds_an_opportunity_drags_it_under_another_and_it_stays_there(open_s
     session.goto(f"/t/{team.slug}/tree/")
 
     card(page, "Analysts self-serve").locator(".node-title").click()
+    page.locator("#panel .panel-title", has_text="Analysts self-serve").wait_for()
+    session.settle()  # each swapped-in part bound by htmx before it is used
     page.locator("#panel").get_by_role("link", name="+ Opportunity").click()
+    page.locator("#panel-body #id_title").wait_for()
+    session.settle()
     page.locator("#panel-body #id_title").fill("Dashboards are slow")
     page.locator("#panel-body").get_by_role("button", name="Add opportunity").click()
     card(page, "Dashboards are slow").wait_for()
@@ -71,10 +75,14 @@ def test_keyboard_move_picker(open_session, team, editor, tree):
     page = session.page
     session.goto(f"/t/{team.slug}/tree/")
     card(page, "Can't find tables").locator(".node-title").click()
+    page.locator("#panel .panel-title", has_text="Can't find tables").wait_for()
+    session.settle()
+    page.evaluate("() => { window.__sameDocument = true; }")
     page.locator("#panel").get_by_label("New parent").select_option(label="Opportunity · Waiting for access")
     page.locator("#panel").get_by_role("button", name="Move").click()
     page.get_by_text("Moved “Can't find tables” under “Waiting for access”").wait_for()
     session.settle()
+    assert page.evaluate("() => window.__sameDocument") is True, "the move reloaded the page"
     assert Node.objects.get(pk=tree["first"].pk).parent_id == tree["second"].pk
 
 

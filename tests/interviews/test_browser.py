@@ -17,7 +17,7 @@ import pytest
 
 from interviews import services
 from interviews.models import Insight
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, HTMX_IDLE, PASSWORD
 from tests.services import unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,7 @@ class Browser:
 
     def settle(self) -> None:
         self.page.wait_for_load_state("networkidle")
-        self.page.wait_for_function("() => !document.querySelector('.htmx-request')")
+        self.page.wait_for_function(HTMX_IDLE)
 
     def log_in(self, username: str) -> None:
         self.goto("/login/")
