@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -509,13 +510,17 @@ def _unexpected_reason(error: BaseException) -> str:
 def fail_unfinished(runs: Iterable[RefreshRun], error: BaseException) -> int:
     """Fail the runs among `runs` still queued or running after their task broke off on an error of
     Sextant's own (the task re-raises it, and Celery logs it), so they don't count as under way
-    until the visibility timeout. Best effort: with the database down too, they wait for
+    until the visibility timeout. Only runs at no later attempt than this task knows of (its own
+    claim may have rolled back with the writes that broke): a run another worker has claimed since
+    (a redelivery) is that worker's. Best effort: with the database down too, they wait for
     abandon_lost_runs. Returns how many were failed."""
-    ids = [run.pk for run in runs]
-    if not ids:
+    mine = Q()
+    for run in runs:
+        mine |= Q(pk=run.pk, attempts__lte=run.attempts)
+    if not mine:
         return 0
     try:
-        failed = RefreshRun.objects.filter(pk__in=ids, status__in=ACTIVE).update(
+        failed = RefreshRun.objects.filter(mine, status__in=ACTIVE).update(
             status=RunStatus.FAILED, finished_at=timezone.now(), error=_unexpected_reason(error)
         )
     except Exception:  # noqa: BLE001 - the task re-raises its own error; this one only goes to the log
@@ -526,18 +531,22 @@ def fail_unfinished(runs: Iterable[RefreshRun], error: BaseException) -> int:
 
 
 def record_retry(run: RefreshRun, reason: str) -> RefreshRun:
-    """Back to queued, with the reason of this attempt's failure, until the next attempt."""
+    """Back to queued, with the reason of this attempt's failure, until the next attempt. A run
+    gone meanwhile (its metric deleted) or finished (abandoned) is left as it is."""
     run.status = RunStatus.QUEUED
     run.error = f"Attempt {run.attempts} failed, retrying: {reason}"[:2000]
-    run.save(update_fields=["status", "error"])
+    RefreshRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(status=run.status, error=run.error)
     return run
 
 
 def run_failed(run: RefreshRun, reason: str) -> RefreshRun:
+    """The run failed. A run gone meanwhile (its metric deleted) or finished is left as it is."""
     run.status = RunStatus.FAILED
     run.finished_at = timezone.now()
     run.error = reason[:2000]
-    run.save(update_fields=["status", "finished_at", "error"])
+    RefreshRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        status=run.status, finished_at=run.finished_at, error=run.error
+    )
     return run
 
 
@@ -558,3 +567,6 @@ def refresh_sync(*, metric: Metric, trigger: str, by: AbstractBaseUser | None = 
         return run_refresh(run)
     except WarehouseError as error:
         return run_failed(run, str(error))
+    except Exception as error:
+        fail_unfinished([run], error)
+        raise

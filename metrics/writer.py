@@ -22,6 +22,7 @@ at once, in the caller's thread.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -31,6 +32,7 @@ from typing import Any
 from django.db import close_old_connections, connection, connections, transaction
 
 _STOP = object()
+logger = logging.getLogger(__name__)
 
 
 class ResultWriter:
@@ -57,6 +59,8 @@ class ResultWriter:
             self._thread = None
         if exc[0] is None:
             self._raise()
+        elif self.error is not None and self.error is not exc[1]:
+            logger.error("A refresh write failed while its batch broke off on another error", exc_info=self.error)
 
     def submit(self, write: Callable[..., Any], *args: Any, durable: bool = True) -> None:
         """Queue `write(*args)`; `durable=False` for a write that may be lost in a database crash."""
@@ -79,6 +83,8 @@ class ResultWriter:
             self._idle.notify_all()
 
     def _send(self, write: Callable[..., Any], args: tuple, durable: bool = True) -> None:
+        if not self._thread.is_alive():  # not to compute a batch whose results no one would write
+            raise RuntimeError("the refresh writer thread has stopped")
         with self._idle:
             self._pending += 1
         self._thread.queue.put((self, write, args, durable))

@@ -23,6 +23,16 @@ from tests.services import unavailable
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_refresh_writer(django_db_setup):
+    """The refresh writer thread's connection may outlive its batch (with DATABASE_CONN_MAX_AGE
+    set): close it before the test database is dropped."""
+    yield
+    from metrics.writer import stop_process_writer
+
+    stop_process_writer()
+
+
 @pytest.fixture
 def postgres(db):
     if connection.vendor != "postgresql":

@@ -109,7 +109,10 @@ def test_a_batch_writer_writes_in_order_on_a_connection_of_its_own_and_raises_it
     with pytest.raises(RuntimeError, match="went away"):
         with ResultWriter(threaded=True) as writer:  # an error skips the batch's later writes, and is raised
             writer.submit(fail)
-            writer.submit(write, 3, after)
+            deadline = time.monotonic() + 5
+            while writer.error is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            writer._send(write, (3, after))  # queued behind the failed write, as submit would have
     assert after == []
     with ResultWriter(threaded=True) as writer:  # the next batch starts clean
         writer.submit(write, 4, after)
@@ -160,6 +163,41 @@ def test_the_writer_keeps_its_connection_between_batches_for_conn_max_age(postgr
     while _backends(pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _backends(pids) == set()
+
+
+def test_a_batch_breaking_off_on_its_writer_thread_fails_only_the_runs_it_holds(
+    postgres, duckdb_warehouse_file, team, team_admin, editor, monkeypatch
+):
+    """The batch task as a worker runs it (its writes on the writer thread): storing the first
+    run's values fails, so the batch breaks off and re-raises. Its runs end failed at once, not
+    under way until the visibility timeout; a run another worker claimed meanwhile (a redelivery)
+    is left to that worker; nothing is stored."""
+    from metrics.tasks import refresh_metrics
+
+    warehouse = add_warehouse(team, team_admin, url=duckdb_warehouse_file.url)
+    first, second, claimed = (add_metric(team, editor, warehouse, key=f"shop_{n}_revenue") for n in "abc")
+    runs = [RefreshRun.objects.create(metric=m) for m in (first, second, claimed)]
+    compute = services.compute
+
+    def compute_while_another_worker_claims(run):
+        if run.metric_id == first.pk:
+            RefreshRun.objects.filter(pk=runs[2].pk).update(status=RunStatus.RUNNING, attempts=1)
+        return compute(run)
+
+    def store_fails(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "compute", compute_while_another_worker_claims)
+    monkeypatch.setattr(services, "store_snapshots", store_fails)
+    assert refresh_metrics.request.is_eager is False  # .run(): the worker's path, threaded writes
+    with pytest.raises(RuntimeError, match="disk full"):
+        refresh_metrics.run([run.pk for run in runs])
+
+    after = {run.pk: run for run in RefreshRun.objects.filter(pk__in=[run.pk for run in runs])}
+    assert [after[run.pk].status for run in runs] == [RunStatus.FAILED, RunStatus.FAILED, RunStatus.RUNNING]
+    assert all("unexpected error (RuntimeError)" in after[run.pk].error for run in runs[:2])
+    assert (after[runs[2].pk].error, after[runs[2].pk].attempts) == ("", 1)
+    assert not Snapshot.objects.filter(metric__in=[first, second, claimed]).exists()
 
 
 def _snapshots(metric: Metric, days: int = 3) -> list[Snapshot]:

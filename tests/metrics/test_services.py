@@ -629,3 +629,32 @@ def test_a_refresh_task_that_breaks_off_fails_its_unfinished_runs_and_raises(tea
         refresh_metric.apply(args=[single.pk]).get()
     single.refresh_from_db()
     assert single.status == RunStatus.FAILED and "(RuntimeError)" in single.error
+
+
+def test_a_failed_run_whose_metric_was_deleted_meanwhile_does_not_stop_its_batch(team, editor, warehouse, monkeypatch):
+    from metrics.tasks import refresh_metric, refresh_metrics
+
+    gone, fine = (make_metric(team, editor, warehouse, key=f"ops_{name}") for name in ("gone", "fine"))
+    compute = services.compute
+
+    def deleted_while_querying(run):
+        if run.metric_id == gone.pk:
+            Metric.objects.filter(pk=gone.pk).delete()  # its runs go with it
+            raise warehouses.QueryFailed("Syntax error")
+        return compute(run)
+
+    monkeypatch.setattr(services, "compute", deleted_while_querying)
+    runs = [RefreshRun.objects.create(metric=m) for m in (gone, fine)]
+
+    assert refresh_metrics.apply(args=[[run.pk for run in runs]]).get() == {RunStatus.FAILED: 1, RunStatus.SUCCEEDED: 1}
+    assert list(RefreshRun.objects.values_list("metric_id", "status")) == [(fine.pk, RunStatus.SUCCEEDED)]
+
+    def broken_parse(result, grain):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(services, "compute", compute)
+    monkeypatch.setattr(services, "parse_result", broken_parse)
+    single = RefreshRun.objects.create(metric=fine)
+    assert refresh_metric.apply(args=[single.pk]).get() == RunStatus.FAILED
+    single.refresh_from_db()
+    assert single.status == RunStatus.FAILED and "(ZeroDivisionError)" in single.error
