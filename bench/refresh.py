@@ -15,8 +15,9 @@ take percentiles, roll 7-day windows or find first-seen customers, so each one s
 and returns two years of daily values.
 
 Then, in the same run:
-- the raw sum: every metric's query run directly by its warehouse's driver in this process
-  (duckdb.connect read-only, psycopg2), each timed, summed; once before each round;
+- the raw sum: every metric's query run directly by its warehouse's driver, in a fresh process
+  as the workers are (duckdb.connect read-only, psycopg2), each timed, summed; before the first round and after
+  each round;
 - end to end with one, then two, real `celery worker --pool prefork --concurrency 1` processes
   on Redis and the same test database: from dispatch (refresh_enqueue_many of every metric, as
   the beat dispatcher and the refresh_metrics command queue them: batches of runs) until every run has succeeded (the last run's finished_at, stamped after its
@@ -39,9 +40,10 @@ once (the metrics dealt round robin), the best two workers could do on this mach
 overhead; DuckDB already spreads one query over every core, so on a small machine this floor sits
 well above half the serial raw sum.
 
-Every round is compared with a raw sum of all the queries measured just before it (the load of a
-shared machine drifts over a run this long): ratio = end_to_end / raw_sum, overhead per metric =
-(end_to_end - raw_sum) / metrics; the headline figures are the one-worker round's. Targets (reported, never failed): within 1.3x the raw sum with one
+Every round is compared with the mean of the raw sums of all the queries measured just before and
+just after it (the speed of a shared machine drifts over a run this long, by 10% and more from one
+raw sum to the next): ratio = end_to_end / raw_sum, overhead per metric = (end_to_end - raw_sum) /
+metrics; the headline figures are the one-worker round's. Targets (reported, never failed): within 1.3x the raw sum with one
 worker, within 0.7x with two. Progress and a table go to stderr; every figure is one JSON
 object on the last line of stdout. The load average before and after is reported: other work
 on the machine skews every figure.
@@ -290,31 +292,45 @@ def create_metrics(duck_path: Path, n_duck: int, n_pg: int) -> tuple[list[Metric
 def raw_sum(
     metrics: list[Metric], duck_path: Path, sample: set[int], label: str = "raw sum"
 ) -> tuple[dict[int, float], dict[int, int], dict]:
-    """Each query run by its driver in this process: {metric: seconds}, {metric: rows}, sampled results."""
-    seconds, rows, results = {}, {}, {}
-    duck = duckdb.connect(str(duck_path), read_only=True, config=dict(DUCKDB_CONFIG))
+    """Each query run by its driver, one after the other, in a fresh process of its own (as each
+    round's workers are; a long-lived process's DuckDB can get slower as the run goes on):
+    {metric: seconds}, {metric: rows}, sampled results."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    queries = [(m.warehouse.dialect == "duckdb", m.sql, m.pk in sample) for m in metrics]
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        seconds, rows, results = child.submit(_raw_sum_in_child, queries, str(duck_path), label).result()
+    ids = [m.pk for m in metrics]
+    return (
+        dict(zip(ids, seconds, strict=True)),
+        dict(zip(ids, rows, strict=True)),
+        {ids[k]: values for k, values in results.items()},
+    )
+
+
+def _raw_sum_in_child(
+    queries: list[tuple[bool, str, bool]], duck_path: str, label: str
+) -> tuple[list[float], list[int], dict[int, dict[date, float]]]:
+    seconds, rows, results = [], [], {}
+    duck = duckdb.connect(duck_path, read_only=True, config=dict(DUCKDB_CONFIG))
     pg = psycopg2.connect(dbname=WH_DB, **WH_DSN)
     pg.autocommit = True
     try:
-        for n, metric in enumerate(metrics, start=1):
-            is_duck = metric.warehouse.dialect == "duckdb"
+        for n, (is_duck, sql, sampled) in enumerate(queries, start=1):
             t0 = time.perf_counter()
             if is_duck:
-                fetched = duck.execute(metric.sql).fetchall()
+                fetched = duck.execute(sql).fetchall()
             else:
                 with pg.cursor() as cursor:
-                    cursor.execute(metric.sql)
+                    cursor.execute(sql)
                     fetched = cursor.fetchall()
-            seconds[metric.pk] = time.perf_counter() - t0
-            rows[metric.pk] = len(fetched)
-            if metric.pk in sample:
-                results[metric.pk] = {day: float(value) for day, value in fetched}
-            if n % 50 == 0 or n == len(metrics):
-                print(
-                    f"\r  {label}: {n:,}/{len(metrics):,} queries, {sum(seconds.values()):.1f} s",
-                    end="",
-                    file=sys.stderr,
-                )
+            seconds.append(time.perf_counter() - t0)
+            rows.append(len(fetched))
+            if sampled:
+                results[n - 1] = {day: float(value) for day, value in fetched}
+            if n % 50 == 0 or n == len(queries):
+                print(f"\r  {label}: {n:,}/{len(queries):,} queries, {sum(seconds):.1f} s", end="", file=sys.stderr)
         print(file=sys.stderr)
     finally:
         duck.close()
@@ -663,6 +679,7 @@ def main() -> None:
                 step = max(1, n // args.sample)
                 sample = metrics[::step][: args.sample]
                 sample_ids = {m.pk for m in metrics[:: max(1, n // 30)]}
+                clear_results()  # vacuumed and checkpointed after the setup, as between rounds
                 seconds, rows, results = raw_sum(metrics, duck_path, sample_ids)
                 expected = sum(rows.values())
                 by_warehouse = defaultdict(float)
@@ -670,26 +687,27 @@ def main() -> None:
                 for metric in metrics:
                     by_warehouse[metric.warehouse.dialect] += seconds[metric.pk]
                     by_shape[shapes[metric.pk]].append(seconds[metric.pk] * 1000)
-                # Each round is compared with a raw sum measured just before it, as the machine's
-                # load drifts over a run this long.
-                raws, rounds, raw_parts = {}, {}, {}
+                # Each round is compared with the mean of the raw sums measured just before and just
+                # after it, as the machine's speed drifts over a run this long (by 10% and more
+                # between two raw sums here): one raw sum between two rounds serves both.
+                raws, raw_parts, rounds = [sum(seconds.values())], [by_warehouse], {}
                 plan = [("one_worker", 1, False), ("two_workers", 2, False)]
                 if not args.no_warm:  # the steady state: the same values again, so nothing is written
                     plan.append(("one_worker_snapshots_kept", 1, True))
-                for key, workers, warm in plan:
-                    # Cleared, vacuumed and checkpointed first, so neither the raw sum nor the round
-                    # competes with PostgreSQL vacuuming or flushing the last round's rows.
-                    clear_results(keep_snapshots=warm)
-                    if raws:
-                        seconds, _, _ = raw_sum(metrics, duck_path, set(), label=f"raw sum before {key}")
-                    raws[key] = sum(seconds.values())
-                    raw_parts[key] = defaultdict(float)
-                    for metric in metrics:
-                        raw_parts[key][metric.warehouse.dialect] += seconds[metric.pk]
+                for k, (key, workers, warm) in enumerate(plan):
                     if workers == 2:
                         parallel_raw_s = raw_in_parallel(metrics, duck_path, 2)
                     rounds[key] = round_through_celery(metrics, workers, expected, tmp_path, warm=warm)
                     check_values(results)
+                    # Cleared, vacuumed and checkpointed first, so neither the raw sum nor the next
+                    # round competes with PostgreSQL vacuuming or flushing this round's rows.
+                    following = plan[k + 1] if k + 1 < len(plan) else None
+                    clear_results(keep_snapshots=bool(following and following[2]))
+                    seconds, _, _ = raw_sum(metrics, duck_path, set(), label=f"raw sum after {key}")
+                    raws.append(sum(seconds.values()))
+                    raw_parts.append(defaultdict(float))
+                    for metric in metrics:
+                        raw_parts[-1][metric.warehouse.dialect] += seconds[metric.pk]
                 figures_breakdown = breakdown(sample, duck_path, args.profile)
             except BaseException:
                 for log in sorted(tmp_path.glob("worker-*.log")):  # the directory goes away with us
@@ -701,20 +719,23 @@ def main() -> None:
                 teardown_databases(old, verbosity=0)
         finally:
             drop_pg_warehouse()
-    for key, r in rounds.items():
-        r["raw_sum_before_s"] = round(raws[key], 3)
-        r["raw_sum_before_by_warehouse_s"] = {k: round(v, 3) for k, v in raw_parts[key].items()}
-        r["ratio"] = round(r["end_to_end_s"] / raws[key], 3)
-        r["overhead_ms_per_metric"] = round((r["end_to_end_s"] - raws[key]) * 1000 / n, 2)
+    for k, r in enumerate(rounds.values()):
+        raw = (raws[k] + raws[k + 1]) / 2
+        r["raw_sum_s"] = round(raw, 3)
+        r["raw_sum_before_s"], r["raw_sum_after_s"] = round(raws[k], 3), round(raws[k + 1], 3)
+        r["raw_sum_before_by_warehouse_s"] = {w: round(v, 3) for w, v in raw_parts[k].items()}
+        r["raw_sum_after_by_warehouse_s"] = {w: round(v, 3) for w, v in raw_parts[k + 1].items()}
+        r["ratio"] = round(r["end_to_end_s"] / raw, 3)
+        r["overhead_ms_per_metric"] = round((r["end_to_end_s"] - raw) * 1000 / n, 2)
     one, two = rounds["one_worker"], rounds["two_workers"]
     # Not a target: the queries alone, by two drivers at once, over the same serial raw sum.
     two["raw_two_drivers_in_parallel_s"] = round(parallel_raw_s, 3)
-    two["raw_two_drivers_in_parallel_ratio"] = round(parallel_raw_s / raws["two_workers"], 3)
+    two["raw_two_drivers_in_parallel_ratio"] = round(parallel_raw_s / two["raw_sum_s"], 3)
     figures = {
         "rows": {"duckdb_events": args.rows, "postgresql_orders": args.pg_rows},
         "metrics": {"duckdb": args.metrics, "postgresql": args.pg_metrics, "total": n},
         "snapshots_per_round": expected,
-        "raw_sum_s": round(raws["one_worker"], 3),
+        "raw_sum_s": round(raws[0], 3),
         "raw_sum_by_warehouse_s": {k: round(v, 3) for k, v in by_warehouse.items()},
         "raw_query_mean_ms_by_shape": {k: round(sum(v) / len(v), 2) for k, v in sorted(by_shape.items())},
         **rounds,
@@ -744,12 +765,12 @@ def main() -> None:
         label, target = labels[key]
         verdict = f"target <= {target}x: {'met' if r['ratio'] <= target else 'NOT met'}" if target else "no target"
         say(
-            f"{label:34}{r['raw_sum_before_s']:>8.2f}s{r['end_to_end_s']:>11.2f}s{r['ratio']:>6.2f}x"
+            f"{label:34}{r['raw_sum_s']:>8.2f}s{r['end_to_end_s']:>11.2f}s{r['ratio']:>6.2f}x"
             f"{r['end_to_end_s'] * 1000 / n:>11.2f}{r['overhead_ms_per_metric']:>10.2f}"
             f"{r['outside_task_ms_per_metric']:>11.2f} ms   {verdict}; {r['snapshots_written']:,} snapshots written"
         )
     say(
-        f"{'  the queries alone, 2 drivers at once (floor)':34}{two['raw_sum_before_s']:>8.2f}s"
+        f"{'  the queries alone, 2 drivers at once (floor)':34}{two['raw_sum_s']:>8.2f}s"
         f"{two['raw_two_drivers_in_parallel_s']:>11.2f}s{two['raw_two_drivers_in_parallel_ratio']:>6.2f}x"
     )
     say(
