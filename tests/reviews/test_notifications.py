@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -234,6 +236,82 @@ def test_webhook_to_a_link_local_address_is_refused(team, team_admin, fast_retri
     delivery = review.deliveries.get(channel="webhook")
     assert delivery.status == "failed"
     assert "points to 169.254.169.254, a link-local or reserved address" in delivery.last_error
+
+
+def _certificates(tmp_path, name: str) -> tuple[str, str, str]:
+    """A throwaway certificate authority and a server certificate it signed for `name`: the paths
+    of the authority's certificate, the server's certificate and the server's key (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject, issuer, public_key, signing_key, *, ca: bool, san: str | None = None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("Test CA", "Test CA", ca_key.public_key(), ca_key, ca=True)
+    server = certificate(name, "Test CA", server_key.public_key(), ca_key, ca=False, san=name)
+    paths = [tmp_path / f for f in ("ca.pem", "server.pem", "server.key")]
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return tuple(str(path) for path in paths)
+
+
+@pytest.mark.parametrize(("certified_name", "sent"), [("hooks.example", True), ("other.example", False)])
+def test_https_webhook_connects_to_the_checked_address_and_still_checks_the_name(
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks, monkeypatch, tmp_path, certified_name, sent
+):
+    """The pinned HTTPS connection: it goes to the address the check vetted (the name rebinds to
+    the metadata address afterwards), while SNI and the certificate check still use the name. A
+    certificate for another name is refused, pinned or not."""
+    fast_retries.REVIEW_WEBHOOK_MAX_RETRIES = 0  # one attempt: its error is the one kept
+    ca, cert, key = _certificates(tmp_path, certified_name)
+    monkeypatch.setenv("SSL_CERT_FILE", ca)  # the default context trusts the throwaway authority
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "hooks.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    with Receiver([]) as receiver:
+        receiver.server.socket = server_context.wrap_socket(receiver.server.socket, server_side=True)
+        url = f"https://hooks.example:{receiver.server.server_port}/hooks/{TOKEN}"
+        review = closed_review(team, team_admin, url, django_capture_on_commit_callbacks)
+    delivery = review.deliveries.get(channel="webhook")
+    if sent:
+        assert (delivery.status, delivery.attempts) == ("sent", 1), delivery.last_error
+        assert receiver.requests[0]["headers"]["Host"] == f"hooks.example:{receiver.server.server_port}"
+    else:
+        assert delivery.status == "failed" and receiver.requests == []
+        assert "certificate" in delivery.last_error.lower(), delivery.last_error
+    assert lookups == ["hooks.example"]  # looked up once, by the check
 
 
 def test_webhook_connects_to_the_address_it_checked_not_to_a_second_lookup(
