@@ -14,7 +14,8 @@ The thread and its connection live as long as the worker process, not one batch:
 costs a few milliseconds, and a new backend's first insert pays again for its catalogue caches and
 the compiled snapshot triggers. Around each batch the thread treats its connection as Django
 treats a request's (close_old_connections): it is closed when older than CONN_MAX_AGE (0 outside
-workers, so there it lasts one batch) or after an error, and health-checked on its next use.
+workers, so there it lasts one batch) or after an error, and health-checked on its next use; an
+idle writer checks its age every IDLE_CHECK_S too, so a quiet worker holds no old connection.
 
 In process (the embedded demo, eager tests) or on a database other than PostgreSQL, the writes run
 at once, in the caller's thread.
@@ -33,6 +34,8 @@ from django.db import close_old_connections, connection, connections, transactio
 
 _STOP = object()
 logger = logging.getLogger(__name__)
+# How often an idle writer checks its connection's age, so a quiet worker lets it go.
+IDLE_CHECK_S = 30.0
 
 
 class ResultWriter:
@@ -144,7 +147,11 @@ class _WriterThread:
     def _loop(self) -> None:
         try:
             while True:
-                items = [self.queue.get()]
+                try:
+                    items = [self.queue.get(timeout=IDLE_CHECK_S)]
+                except queue.Empty:  # idle: a connection past CONN_MAX_AGE goes now, not at the next batch
+                    close_old_connections()
+                    continue
                 while True:
                     try:
                         items.append(self.queue.get_nowait())

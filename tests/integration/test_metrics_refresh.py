@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from metrics import services
+from metrics import writer as writer_module
 from metrics.models import Metric, RefreshRun, RunStatus, Snapshot
 from metrics.tasks import max_retries, refresh_metric
 from metrics.writer import ResultWriter, stop_process_writer
@@ -163,6 +164,21 @@ def test_the_writer_keeps_its_connection_between_batches_for_conn_max_age(postgr
     while _backends(pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _backends(pids) == set()
+
+    # An idle writer lets its connection go once it is past CONN_MAX_AGE, without a next batch.
+    monkeypatch.setattr(writer_module, "IDLE_CHECK_S", 0.05)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 1)
+    idle: list = []
+    try:
+        with ResultWriter(threaded=True) as writer:
+            writer.submit(_backend_pid, idle)
+        assert _backends(idle) == set(idle)
+        deadline = time.monotonic() + 10
+        while _backends(idle) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _backends(idle) == set()
+    finally:
+        stop_process_writer()
 
 
 def test_a_batch_breaking_off_on_its_writer_thread_fails_only_the_runs_it_holds(
