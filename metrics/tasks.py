@@ -60,9 +60,10 @@ def refresh_metric(self, run_id: int) -> str:
     if run is None:
         return "already finished"
     try:
-        return services.run_refresh(run).status
-    except WarehouseUnavailable as error:
-        return _unavailable(run, error, eager=self.request.is_eager)
+        try:
+            return services.run_refresh(run).status
+        except WarehouseUnavailable as error:
+            return _unavailable(run, error, eager=self.request.is_eager)  # may fail to queue the retry
     except Exception as error:
         services.fail_unfinished([run], error)
         raise

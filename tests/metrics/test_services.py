@@ -658,3 +658,27 @@ def test_a_failed_run_whose_metric_was_deleted_meanwhile_does_not_stop_its_batch
     assert refresh_metric.apply(args=[single.pk]).get() == RunStatus.FAILED
     single.refresh_from_db()
     assert single.status == RunStatus.FAILED and "(ZeroDivisionError)" in single.error
+
+
+def test_a_retry_that_cannot_be_queued_fails_the_run_instead_of_leaving_it_queued(
+    team, team_admin, editor, tmp_path, monkeypatch
+):
+    """The warehouse is down, and so is the broker the retry would go through: the run must not
+    wait, queued, for a message that was never sent."""
+    from kombu.exceptions import OperationalError
+
+    from metrics import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.refresh_metric, "apply_async", broker_down)
+    gone = services.warehouse_create(team=team, by=team_admin, name="Gone", url=f"sqlite:///{tmp_path}/missing.db")
+    run = RefreshRun.objects.create(metric=make_metric(team, editor, gone, sql="SELECT 1"))
+
+    assert tasks.refresh_metric.request.is_eager is False  # .run(): the worker's path, which retries
+    with pytest.raises(OperationalError):
+        tasks.refresh_metric.run(run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
+    assert "unexpected error (OperationalError)" in run.error
