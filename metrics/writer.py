@@ -23,6 +23,7 @@ at once, in the caller's thread.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -33,6 +34,7 @@ from typing import Any
 from django.db import close_old_connections, connection, connections, transaction
 
 _STOP = object()
+_END_OF_BATCH = object()  # queued as a batch's last write: its connection is kept only if young and healthy
 logger = logging.getLogger(__name__)
 # How often an idle writer checks its connection's age, so a quiet worker lets it go.
 IDLE_CHECK_S = 30.0
@@ -103,13 +105,6 @@ class ResultWriter:
             raise self.error
 
 
-def _end_of_batch() -> None:
-    """Marks a batch's end in the queue: the connection is kept only if young and healthy."""
-
-
-_END_OF_BATCH = _end_of_batch
-
-
 class _WriterThread:
     """The process's writer: a daemon thread taking (batch, write, args, durable) from its queue."""
 
@@ -166,13 +161,8 @@ class _WriterThread:
 
     def _run(self, items: list[tuple]) -> None:
         """Writes the items in order: each batch's run of consecutive writes in one transaction."""
-        start = 0
-        while start < len(items):
-            batch = items[start][0]
-            end = start
-            while end < len(items) and items[end][0] is batch:
-                end += 1
-            group = items[start:end]
+        for batch, grouped in itertools.groupby(items, key=lambda item: item[0]):
+            group = list(grouped)
             writes = [item for item in group if item[1] is not _END_OF_BATCH]
             if batch is not self._last_batch:  # a new batch: a connection too old or broken goes
                 self._last_batch = batch
@@ -187,7 +177,6 @@ class _WriterThread:
                     self._last_batch = None
                     close_old_connections()
                 batch.done(len(group))
-            start = end
 
 
 def _write(writes: list[tuple]) -> None:

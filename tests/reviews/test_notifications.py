@@ -238,6 +238,24 @@ def test_webhook_to_a_link_local_address_is_refused(team, team_admin, fast_retri
     assert "points to 169.254.169.254, a link-local or reserved address" in delivery.last_error
 
 
+@pytest.fixture
+def rebinding_name(monkeypatch) -> list[str]:
+    """DNS rebinding: "hooks.example" resolves to 127.0.0.1 on its first lookup and to the cloud
+    metadata address on every later one. Returns the lookups of that name, as they happen."""
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "hooks.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    return lookups
+
+
 def _certificates(tmp_path, name: str) -> tuple[str, str, str]:
     """A throwaway certificate authority and a server certificate it signed for `name`: the paths
     of the authority's certificate, the server's certificate and the server's key (PEM)."""
@@ -279,7 +297,15 @@ def _certificates(tmp_path, name: str) -> tuple[str, str, str]:
 
 @pytest.mark.parametrize(("certified_name", "sent"), [("hooks.example", True), ("other.example", False)])
 def test_https_webhook_connects_to_the_checked_address_and_still_checks_the_name(
-    team, team_admin, fast_retries, django_capture_on_commit_callbacks, monkeypatch, tmp_path, certified_name, sent
+    team,
+    team_admin,
+    fast_retries,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+    tmp_path,
+    rebinding_name,
+    certified_name,
+    sent,
 ):
     """The pinned HTTPS connection: it goes to the address the check vetted (the name rebinds to
     the metadata address afterwards), while SNI and the certificate check still use the name. A
@@ -287,17 +313,6 @@ def test_https_webhook_connects_to_the_checked_address_and_still_checks_the_name
     fast_retries.REVIEW_WEBHOOK_MAX_RETRIES = 0  # one attempt: its error is the one kept
     ca, cert, key = _certificates(tmp_path, certified_name)
     monkeypatch.setenv("SSL_CERT_FILE", ca)  # the default context trusts the throwaway authority
-    real_getaddrinfo = socket.getaddrinfo
-    lookups: list[str] = []
-
-    def rebinding(host, port, *args, **kwargs):
-        if host != "hooks.example":
-            return real_getaddrinfo(host, port, *args, **kwargs)
-        lookups.append(host)
-        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert, key)
     with Receiver([]) as receiver:
@@ -311,29 +326,18 @@ def test_https_webhook_connects_to_the_checked_address_and_still_checks_the_name
     else:
         assert delivery.status == "failed" and receiver.requests == []
         assert "certificate" in delivery.last_error.lower(), delivery.last_error
-    assert lookups == ["hooks.example"]  # looked up once, by the check
+    assert rebinding_name == ["hooks.example"]  # looked up once, by the check
 
 
 def test_webhook_connects_to_the_address_it_checked_not_to_a_second_lookup(
-    team, team_admin, fast_retries, django_capture_on_commit_callbacks, monkeypatch
+    team, team_admin, fast_retries, django_capture_on_commit_callbacks, rebinding_name
 ):
     """DNS rebinding: a name that resolves to an allowed address when checked and to the cloud
     metadata address a moment later must still reach only the address that was checked."""
-    real_getaddrinfo = socket.getaddrinfo
-    lookups: list[str] = []
-
-    def rebinding(host, port, *args, **kwargs):
-        if host != "hooks.example":
-            return real_getaddrinfo(host, port, *args, **kwargs)
-        lookups.append(host)
-        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     with Receiver([]) as receiver:
         url = receiver.url.replace("127.0.0.1", "hooks.example")
         review = closed_review(team, team_admin, url, django_capture_on_commit_callbacks)
     delivery = review.deliveries.get(channel="webhook")
     assert (delivery.status, delivery.attempts) == ("sent", 1), delivery.last_error
-    assert lookups == ["hooks.example"]  # looked up once, by the check
+    assert rebinding_name == ["hooks.example"]  # looked up once, by the check
     assert receiver.requests[0]["headers"]["Host"] == f"hooks.example:{receiver.server.server_port}"
